@@ -1,0 +1,197 @@
+"""Contract-convention rules: findings (values), never exceptions.
+
+Lint runs on the unified document and reports each finding at the place in
+``specs/`` where a service team can fix it. Levels: ``warning`` for things
+that hurt clients (no examples, anonymous schemas that SDK generators name
+badly), ``info`` for facts worth knowing (route resolution order).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from unispec import refs
+from unispec.model import Finding, UnifiedSpec
+
+_KEBAB = re.compile(r"^(v[0-9]+|[a-z0-9]+(-[a-z0-9]+)*)(\.[a-z0-9]+)?$")
+_TEMPLATE = re.compile(r"^\{[^}]+\}$")
+_GATEWAY_REF = "#/components/responses/"
+
+
+def _has_example(media: dict[str, Any]) -> bool:
+    if "example" in media or media.get("examples"):
+        return True
+    schema = media.get("schema")
+    return isinstance(schema, dict) and ("examples" in schema or "example" in schema)
+
+
+def _is_binary(media_type: str) -> bool:
+    return media_type.startswith(("application/octet-stream", "image/", "video/", "audio/"))
+
+
+def lint(spec: UnifiedSpec, *, ignore: Iterable[str] = ()) -> list[Finding]:
+    """Every convention problem of the unified contract, located in specs/."""
+    ignored = set(ignore)
+    doc = spec.document
+    out: list[Finding] = [f for f in spec.findings if f.rule not in ignored]
+
+    def add(rule: str, level: str, message: str, pointer: str) -> None:
+        if rule in ignored:
+            return
+        out.append(Finding(rule, level, message, spec.source_for(pointer)))  # type: ignore[arg-type]
+
+    gateway_responses = set((doc.get("components") or {}).get("responses") or {})
+    for path, method, op in refs.iter_operations(doc):
+        ptr = refs.join("", "paths", path, method)
+        key = f"{method.upper()} {path}"
+        if not op.get("summary"):
+            add("operation-summary", "warning", f"{key} has no summary", ptr)
+        if not op.get("tags"):
+            add("operation-tags", "warning", f"{key} has no tags (the portal groups by tag)", ptr)
+        body = op.get("requestBody")
+        if isinstance(body, dict):
+            for mt, media in (body.get("content") or {}).items():
+                if isinstance(media, dict) and not _has_example(media) and not _is_binary(mt):
+                    add(
+                        "request-example",
+                        "warning",
+                        f"{key} request body ({mt}) has no example",
+                        refs.join(ptr, "requestBody", "content", mt),
+                    )
+                    if isinstance(media.get("schema"), dict):
+                        _inline(
+                            add,
+                            key,
+                            "request body",
+                            media["schema"],
+                            refs.join(ptr, "requestBody", "content", mt, "schema"),
+                        )
+        own_errors = False
+        for status, resp in (op.get("responses") or {}).items():
+            if isinstance(resp, dict) and "$ref" in resp:
+                name = str(resp["$ref"]).rsplit("/", 1)[-1]
+                if (
+                    resp["$ref"].startswith(_GATEWAY_REF)
+                    and name in gateway_responses
+                    and name in _GATEWAY_NAMES
+                ):
+                    continue
+            if status.startswith("4") or status == "default":
+                own_errors = True
+            if not isinstance(resp, dict) or "$ref" in resp:
+                continue
+            for mt, media in (resp.get("content") or {}).items():
+                if not isinstance(media, dict):
+                    continue
+                mptr = refs.join(ptr, "responses", status, "content", mt)
+                if not _has_example(media) and not _is_binary(mt) and mt != "text/event-stream":
+                    add(
+                        "response-example",
+                        "warning",
+                        f"{key} response {status} ({mt}) has no example",
+                        mptr,
+                    )
+                if isinstance(media.get("schema"), dict):
+                    _inline(
+                        add, key, f"response {status}", media["schema"], refs.join(mptr, "schema")
+                    )
+        if not own_errors:
+            add(
+                "error-responses",
+                "warning",
+                f"{key} documents no 4xx response of its own (only the gateway's)",
+                refs.join(ptr, "responses"),
+            )
+    for path in doc.get("paths") or {}:
+        for segment in path.strip("/").split("/"):
+            if segment and not _TEMPLATE.match(segment) and not _KEBAB.match(segment):
+                add(
+                    "path-kebab-case",
+                    "warning",
+                    f"path {path}: segment {segment!r} is not kebab-case",
+                    refs.join("", "paths", path),
+                )
+                break
+    out.extend(_ambiguous_routes(spec))
+    return sorted(
+        out,
+        key=lambda f: (
+            f.source.file if f.source else "",
+            f.source.line or 0 if f.source else 0,
+            f.rule,
+            f.message,
+        ),
+    )
+
+
+_GATEWAY_NAMES = {
+    "Unauthorized",
+    "Forbidden",
+    "PayloadTooLarge",
+    "UnsupportedMediaType",
+    "ValidationFailed",
+    "RateLimited",
+    "BadGateway",
+    "ServiceUnavailable",
+    "GatewayTimeout",
+}
+
+
+def _inline(add: Any, key: str, where: str, schema: dict[str, Any], ptr: str) -> None:
+    if "$ref" in schema:
+        return
+    if schema.get("type") == "object" and schema.get("properties"):
+        add(
+            "inline-schema",
+            "warning",
+            f"{key} {where} uses an inline object schema; name it in components/schemas so "
+            "SDK generators produce a readable type",
+            ptr,
+        )
+
+
+def route_order(paths: Iterable[str]) -> list[str]:
+    """The order in which the gateway tries routes: static segments before templated ones."""
+
+    def key(path: str) -> tuple[Any, ...]:
+        segs = path.strip("/").split("/")
+        return tuple((1 if _TEMPLATE.match(s) else 0, s) for s in segs)
+
+    return sorted(paths, key=key)
+
+
+def _ambiguous_routes(spec: UnifiedSpec) -> list[Finding]:
+    """``/users/me`` vs ``/users/{id}``: allowed, but say which wins."""
+    paths = list(spec.document.get("paths") or {})
+    by_shape: dict[tuple[int, str], list[str]] = {}
+    for p in paths:
+        segs = p.strip("/").split("/")
+        by_shape.setdefault((len(segs), segs[0] if segs else ""), []).append(p)
+    findings: list[Finding] = []
+    for group in by_shape.values():
+        for a in group:
+            for b in group:
+                if a >= b:
+                    continue
+                sa, sb = a.strip("/").split("/"), b.strip("/").split("/")
+                overlap = all(
+                    x == y or _TEMPLATE.match(x) or _TEMPLATE.match(y)
+                    for x, y in zip(sa, sb, strict=True)
+                )
+                if overlap and any(
+                    bool(_TEMPLATE.match(x)) != bool(_TEMPLATE.match(y))
+                    for x, y in zip(sa, sb, strict=True)
+                ):
+                    first, second = route_order([a, b])
+                    findings.append(
+                        Finding(
+                            "ambiguous-route",
+                            "info",
+                            f"{first} and {second} can match the same URL; the gateway tries "
+                            f"{first} first (static segments win)",
+                            spec.source_for(refs.join("", "paths", second)),
+                        )
+                    )
+    return findings
