@@ -9,7 +9,7 @@ still valid 3.1 and stays as written.
 
 from __future__ import annotations
 
-import copy
+import json
 from typing import Any
 
 from unispec.refs import iter_all_schemas
@@ -63,7 +63,8 @@ _ANNOTATIONS = frozenset(
 
 def to_31(document: dict[str, Any]) -> dict[str, Any]:
     """A 3.1 copy of ``document`` (a deep copy even when it is already 3.1)."""
-    doc = copy.deepcopy(document)
+    # A JSON round trip copies a JSON-shaped tree several times faster than deepcopy.
+    doc: dict[str, Any] = json.loads(json.dumps(document))
     if major_minor(doc.get("openapi")) == "3.0":
         for _ptr, schema in list(iter_all_schemas(doc)):
             convert_schema_30(schema)

@@ -25,6 +25,9 @@ class UnispecError(Exception):
     def message(self) -> str:
         return str(self.args[0])
 
+    def __str__(self) -> str:
+        return self.render()
+
     def render(self) -> str:
         """The full user-facing text: headline plus one line per problem."""
         lines = [self.message]

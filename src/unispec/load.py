@@ -27,7 +27,7 @@ from typing import Any
 import yaml
 
 from unispec import refs
-from unispec.convert import major_minor
+from unispec.convert import convert_schema_30, major_minor
 from unispec.errors import LoadError, Problem
 from unispec.model import Finding, ServiceConfig, ServiceSpec, Source
 
@@ -205,8 +205,8 @@ class _Bundler:
     def display(self, path: Path) -> str:
         try:
             return path.relative_to(self.project_root).as_posix()
-        except ValueError:
-            return os.path.relpath(path, self.project_root).replace(os.sep, "/")
+        except ValueError:  # a spec outside the project: name it as it is
+            return path.as_posix()
 
     def index(self, path: Path) -> LineIndex:
         if path not in self.indexes:
@@ -373,7 +373,7 @@ def bundle(
         )
     locator = BundleLocator(display, b.index(b.root))
     b.discover()
-    if not b.kinds:
+    if not b.kinds or b.problems:
         return root_doc, locator, b.problems
     b.assign_names(root_doc)
     out = b.rewrite(root_doc, b.root)
@@ -387,13 +387,27 @@ def bundle(
             content = refs.resolve(b.doc(target.file), target.fragment)
         except (KeyError, IndexError, ValueError):
             continue
-        comps.setdefault(kind, {})[name] = b.rewrite(content, target.file)
+        pulled = b.rewrite(content, target.file)
+        if _is_30(b.doc(target.file)) and not _is_30(root_doc):
+            _convert_component(kind, pulled)
+        comps.setdefault(kind, {})[name] = pulled
         locator.mounts[refs.join("", "components", kind, name)] = (
             b.display(target.file),
             target.fragment,
             b.index(target.file),
         )
     return out, locator, b.problems
+
+
+def _is_30(document: Any) -> bool:
+    return isinstance(document, dict) and major_minor(document.get("openapi")) == "3.0"
+
+
+def _convert_component(kind: str, component: dict[str, Any]) -> None:
+    """A 3.1 document pulled a component out of a 3.0 file: give it 3.1 meaning."""
+    holder = {"components": {kind: {"_": component}}}
+    for _ptr, schema in list(refs.iter_all_schemas(holder)):
+        convert_schema_30(schema)
 
 
 # --- validation -------------------------------------------------------------------
@@ -423,48 +437,16 @@ def _find_pointer(document: Any, error: Any) -> str:
 def validation_problems(
     document: dict[str, Any], version: str
 ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    """(errors, warnings) as (pointer, message) for every openapi-spec-validator error.
+    """(errors, warnings) as (pointer, message): every problem, not only the first.
 
-    A ``pattern`` that is a valid Python regex but not the ECMA-262 dialect the
-    validator expects (TOMP's ``{datasource-prefix}``) is reported as a
-    warning: such documents are published and used, and rejecting them would
-    make unispec useless on them.
+    The fast validator (``unispec.validate``) is the default;
+    ``UNISPEC_VALIDATOR=osv`` uses openapi-spec-validator instead, for comparison.
     """
-    found = _raw_problems(document, version)
-    warnings: list[tuple[str, str]] = []
-    suspects = [p for p, _m in found if _has_python_pattern(document, p)]
-    if suspects and len(suspects) <= 3:
-        neutral = copy.deepcopy(document)
-        for pointer in suspects:
-            node = refs.resolve(neutral, pointer)
-            for _ptr, schema in refs.iter_subschemas(node, pointer):
-                if isinstance(schema.get("pattern"), str):
-                    schema["pattern"] = "^.*$"
-        remaining = {p for p, _m in _raw_problems(neutral, version)}
-        for pointer in suspects:
-            if pointer not in remaining:
-                warnings.append(
-                    (pointer, "pattern is not valid ECMA-262 regex (it is valid Python regex); "
-                     "clients in other languages may reject it")
-                )
-        found = [(p, m) for p, m in found if not (p in suspects and p not in remaining)]
-    return found, warnings
+    if os.environ.get("UNISPEC_VALIDATOR") == "osv":
+        return _raw_problems(document, version), []
+    from unispec.validate import validate_document
 
-
-def _has_python_pattern(document: Any, pointer: str) -> bool:
-    try:
-        node = refs.resolve(document, pointer)
-    except (KeyError, IndexError, ValueError):
-        return False
-    for _ptr, schema in refs.iter_subschemas(node, pointer):
-        pattern = schema.get("pattern")
-        if isinstance(pattern, str):
-            try:
-                re.compile(pattern)
-            except re.error:
-                continue
-            return True
-    return False
+    return validate_document(document, version)
 
 
 def _raw_problems(document: dict[str, Any], version: str) -> list[tuple[str, str]]:
@@ -480,11 +462,14 @@ def _raw_problems(document: dict[str, Any], version: str) -> list[tuple[str, str
     return sorted(set(out))
 
 
-def _digest(document: Any, version: str) -> str:
-    from openapi_spec_validator import __version__ as osv_version
+_VALIDATION_RULES_VERSION = "2"
+"""Bump when the validation rules change, so cached verdicts are not reused."""
 
+
+def _digest(document: Any, version: str) -> str:
     h = hashlib.sha256()
-    h.update(f"{osv_version}\0{version}\0".encode())
+    validator = os.environ.get("UNISPEC_VALIDATOR", "fast")
+    h.update(f"{_VALIDATION_RULES_VERSION}\0{validator}\0{version}\0".encode())
     h.update(json.dumps(document, sort_keys=True, separators=(",", ":")).encode())
     return h.hexdigest()
 

@@ -72,6 +72,18 @@ class UnifiedLocator:
 
     mounts: dict[str, tuple[ServiceSpec, str]] = field(default_factory=dict)
 
+    def unresolved(self, pointer: str) -> Source:
+        """File and original pointer without a line number (cheap)."""
+        p = pointer
+        while True:
+            mount = self.mounts.get(p)
+            if mount is not None:
+                spec, original = mount
+                return Source(spec.config.spec, original + pointer[len(p) :])
+            if not p:
+                return Source("", pointer)
+            p = p.rsplit("/", 1)[0]
+
     def get(self, pointer: str) -> Source | None:
         p = pointer
         while True:
@@ -82,6 +94,20 @@ class UnifiedLocator:
             if not p:
                 return None
             p = p.rsplit("/", 1)[0]
+
+
+@dataclass(frozen=True)
+class _Where:
+    """A place in a service's document whose line is looked up only if needed."""
+
+    spec: ServiceSpec
+    pointer: str
+
+    def source(self) -> Source:
+        return self.spec.source(self.pointer)
+
+    def __str__(self) -> str:
+        return str(self.source())
 
 
 # --- component renaming ------------------------------------------------------------
@@ -436,9 +462,10 @@ def merge(specs: Sequence[ServiceSpec], config: ProjectConfig) -> UnifiedSpec:
 
     # Paths and operations.
     paths: dict[str, dict[str, Any]] = {}
-    seen_ops: dict[tuple[str, str], tuple[str, Source]] = {}
-    seen_templates: dict[str, tuple[str, str, Source]] = {}
-    seen_ids: dict[str, tuple[str, Source]] = {}
+    # Sources are computed only for messages: line numbers cost a YAML parse.
+    seen_ops: dict[tuple[str, str], tuple[str, _Where]] = {}
+    seen_templates: dict[str, tuple[str, str, _Where]] = {}
+    seen_ids: dict[str, tuple[str, _Where]] = {}
     path_owner: dict[str, str] = {}
     default_limit = (config.gateway.get("rate_limit") or {}).get("default")
     for p in prepared:
@@ -447,12 +474,12 @@ def merge(specs: Sequence[ServiceSpec], config: ProjectConfig) -> UnifiedSpec:
         for path, item in p.doc["paths"].items():
             item = _rewrite_node(item, svc_map)
             norm = normalise_path(path)
-            item_src = p.spec.source(p.path_pointers[path])
+            item_src = _Where(p.spec, p.path_pointers[path])
             prior_template = seen_templates.get(norm)
             if prior_template is not None and prior_template[0] != path:
                 problems.append(
                     Problem(
-                        item_src,
+                        item_src.source(),
                         f"path {path!r} ({svc}) and {prior_template[0]!r} ({prior_template[1]}, "
                         f"{prior_template[2]}) are the same route up to parameter names; "
                         "rename the parameters to match or mount one service under a path_prefix",
@@ -479,12 +506,12 @@ def merge(specs: Sequence[ServiceSpec], config: ProjectConfig) -> UnifiedSpec:
                 op = item.get(method)
                 if not isinstance(op, dict):
                     continue
-                src = p.spec.source(p.op_pointers[(path, method)])
+                src = _Where(p.spec, p.op_pointers[(path, method)])
                 prior = seen_ops.get((norm, method))
                 if prior is not None:
                     problems.append(
                         Problem(
-                            src,
+                            src.source(),
                             f"{method.upper()} {path} is also defined by service {prior[0]!r} "
                             f"at {prior[1]}; give one service a path_prefix in unispec.yaml",
                         )
@@ -496,7 +523,7 @@ def merge(specs: Sequence[ServiceSpec], config: ProjectConfig) -> UnifiedSpec:
                 if prior_id is not None:
                     problems.append(
                         Problem(
-                            src,
+                            src.source(),
                             f"operationId {op_id!r} is also used by service {prior_id[0]!r} at "
                             f"{prior_id[1]}; rename one, or set operation_id_prefix for a "
                             "service in unispec.yaml",
@@ -572,8 +599,7 @@ def merge(specs: Sequence[ServiceSpec], config: ProjectConfig) -> UnifiedSpec:
             path=path,
             operation_id=str(op["operationId"]),
             service=str(op["x-service"]),
-            source=locator.get(refs.join("", "paths", path, method))
-            or Source(config.services[0].spec if config.services else "", ""),
+            source=locator.unresolved(refs.join("", "paths", path, method)),
             pointer=refs.join("", "paths", path, method),
         )
         for path, method, op in refs.iter_operations(document)
@@ -624,7 +650,7 @@ def _merge_tags(
     problems: list[Problem] = []
     allow_conflicts = bool(config.merge.get("allow_tag_conflicts", False))
     tags: dict[str, dict[str, Any]] = {}
-    owners: dict[str, tuple[str, Source]] = {}
+    owners: dict[str, tuple[str, _Where]] = {}
     groups: list[dict[str, Any]] = []
     for p in prepared:
         svc = p.spec.name
@@ -634,12 +660,12 @@ def _merge_tags(
                 continue
             name = tag["name"]
             used.append(name)
-            src = p.spec.source(refs.join("", "tags", i))
+            src = _Where(p.spec, refs.join("", "tags", i))
             if name in tags:
                 if _canon(tags[name]) != _canon(tag) and not allow_conflicts:
                     problems.append(
                         Problem(
-                            src,
+                            src.source(),
                             f"tag {name!r} is described differently by service {owners[name][0]!r} "
                             f"at {owners[name][1]}; make the descriptions equal, rename one tag, "
                             "or set merge.allow_tag_conflicts: true (first service wins)",

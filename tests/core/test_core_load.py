@@ -1,0 +1,173 @@
+"""Loading: parse errors with lines, bundling of external refs, validation listing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from core_support import MakeProject, doc, op, write_yaml
+
+from unispec.build import load_unified
+from unispec.config import load_config
+from unispec.errors import ConfigError, LoadError
+from unispec.load import bundle
+from unispec.refs import iter_refs, resolve
+
+
+def test_yaml_syntax_error_names_file_and_line(make_project: MakeProject) -> None:
+    root = make_project({"a": doc({"/a": {"get": op("getA")}})})
+    (root / "specs" / "a.yaml").write_text("openapi: 3.1.0\ninfo: {title: x\npaths: {}\n")
+    with pytest.raises(LoadError, match=r"specs/a\.yaml:\d+: not valid YAML"):
+        load_unified(root)
+
+
+def test_every_validation_problem_with_file_line_pointer(make_project: MakeProject) -> None:
+    bad = doc(
+        {
+            "/a/{id}": {"get": {"operationId": "getA", "responses": {"200": {"content": {}}}}},
+            "/b": {"get": {"operationId": "getB", "responses": {"200": {"description": 5}}}},
+        }
+    )
+    root = make_project({"a": bad})
+    with pytest.raises(LoadError) as info:
+        load_unified(root)
+    problems = [str(p) for p in info.value.problems]
+    assert len(problems) >= 3, problems
+    assert all(p.startswith("specs/a.yaml:") for p in problems), problems
+    text = "\n".join(problems)
+    assert "/paths/~1a~1{id}/get" in text and "{id}" in text  # undeclared path parameter
+    assert "/paths/~1b/get/responses/200/description" in text
+
+
+def test_swagger_2_and_unknown_versions_are_clean_errors(make_project: MakeProject) -> None:
+    root = make_project({"a": {"swagger": "2.0", "info": {"title": "x", "version": "1"}}})
+    with pytest.raises(LoadError, match="2.0 is not supported"):
+        load_unified(root)
+    root = make_project({"a": doc(version="3.2.0")})
+    with pytest.raises(LoadError, match=r"OpenAPI 3\.2\.0 is not supported"):
+        load_unified(root)
+
+
+def test_config_problems_all_listed(tmp_path: Path) -> None:
+    write_yaml(
+        tmp_path / "unispec.yaml",
+        {
+            "services": {
+                "Bad Name": {"spec": "x.yaml"},
+                "ok": {"spec": "missing.yaml", "upstream": 5},
+            },
+            "typo": 1,
+        },
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path)
+    text = str(info.value)
+    assert "unispec.yaml: /typo" in text
+    assert "/services/Bad Name" in text
+    assert "/services/ok/spec: file not found: missing.yaml" in text
+    assert "/services/ok/upstream" in text
+
+
+def _split_service(root: Path) -> Path:
+    spec = root / "specs" / "split"
+    write_yaml(
+        spec / "openapi.yaml",
+        doc(
+            {
+                "/things": {"$ref": "paths.yaml#/things"},
+                "/tree": {"get": op("getTree", schema={"$ref": "schemas/tree.yaml"})},
+            }
+        ),
+    )
+    write_yaml(
+        spec / "paths.yaml",
+        {"things": {"get": op("listThings", schema={"$ref": "schemas/thing.yaml#/Thing"})}},
+    )
+    write_yaml(
+        spec / "schemas" / "thing.yaml",
+        {
+            "Thing": {
+                "type": "object",
+                "properties": {"owner": {"$ref": "#/Owner"}, "tree": {"$ref": "tree.yaml"}},
+            },
+            "Owner": {"type": "object", "properties": {"name": {"type": "string"}}},
+        },
+    )
+    write_yaml(  # circular through two files
+        spec / "schemas" / "tree.yaml",
+        {
+            "type": "object",
+            "properties": {
+                "children": {"type": "array", "items": {"$ref": "tree.yaml"}},
+                "thing": {"$ref": "thing.yaml#/Thing"},
+            },
+        },
+    )
+    return spec / "openapi.yaml"
+
+
+def test_external_refs_bundled_nested_and_circular(tmp_path: Path) -> None:
+    root = tmp_path / "p"
+    entry = _split_service(root)
+    document, _locator, problems = bundle(entry, root)
+    assert problems == []
+    schemas = document["components"]["schemas"]
+    assert set(schemas) == {"Thing", "Owner", "tree"}
+    for _ptr, ref in iter_refs(document):
+        assert ref.startswith("#/components/"), ref
+        resolve(document, ref)
+    assert schemas["tree"]["properties"]["children"]["items"] == {
+        "$ref": "#/components/schemas/tree"
+    }
+    assert "get" in document["paths"]["/things"]
+    assert str(tmp_path) not in json.dumps(document)
+
+
+def test_bundle_names_do_not_depend_on_traversal(tmp_path: Path) -> None:
+    root = tmp_path / "p"
+    entry = _split_service(root)
+    first, _l, _p = bundle(entry, root)
+    data = (entry).read_text()
+    # Same document, paths in the other order: same component names.
+    import yaml
+
+    loaded = yaml.safe_load(data)
+    loaded["paths"] = dict(reversed(list(loaded["paths"].items())))
+    entry.write_text(yaml.safe_dump(loaded, sort_keys=False))
+    second, _l, _p = bundle(entry, root)
+    assert first["components"] == second["components"]
+
+
+def test_missing_external_target_is_reported_with_line(tmp_path: Path) -> None:
+    root = tmp_path / "p"
+    write_yaml(
+        root / "specs" / "a.yaml", doc({"/a": {"get": op("getA", schema={"$ref": "nope.yaml#/X"})}})
+    )
+    write_yaml(root / "unispec.yaml", {"services": {"a": {"spec": "specs/a.yaml"}}})
+    with pytest.raises(LoadError) as info:
+        load_unified(root)
+    text = str(info.value)
+    assert "specs/a.yaml:" in text and "nope.yaml: file not found" in text
+
+
+def test_30_constructs_converted(make_project: MakeProject) -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string", "nullable": True, "example": "x"},
+            "age": {"type": "integer", "minimum": 0, "exclusiveMinimum": True},
+        },
+    }
+    root = make_project(
+        {
+            "a": doc(
+                {"/a": {"get": op("getA", schema={"$ref": "#/components/schemas/P"})}},
+                version="3.0.3",
+                components={"schemas": {"P": schema}},
+            )
+        }
+    )
+    props = load_unified(root).document["components"]["schemas"]["P"]["properties"]
+    assert props["name"] == {"type": ["string", "null"], "examples": ["x"]}
+    assert props["age"] == {"type": "integer", "exclusiveMinimum": 0}
