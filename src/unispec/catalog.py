@@ -153,7 +153,7 @@ _EXAMPLE_REQUEST_ID = "req_3f0c9a2e7b1d4c58"
 
 def error_example(code: str) -> dict[str, Any]:
     """An envelope example for ``code`` (used in docs and the mock)."""
-    status, meaning, _hint = GATEWAY_CODES[code]
+    _status, meaning, _hint = GATEWAY_CODES[code]
     error: dict[str, Any] = {"code": code, "message": meaning, "requestId": _EXAMPLE_REQUEST_ID}
     if code == "VALIDATION_ERROR":
         error["details"] = [

@@ -136,7 +136,7 @@ class BundleLocator:
     root_display: str
     root_index: LineIndex
     mounts: dict[str, tuple[str, str, LineIndex]] = field(default_factory=dict)
-    """bundled pointer prefix (e.g. /components/schemas/X) -> (display file, pointer there, index)."""
+    """Bundled pointer prefix (/components/schemas/X) -> (display file, pointer there, index)."""
 
     def get(self, pointer: str) -> Source | None:
         tokens = refs.split(pointer) if pointer else []
@@ -554,7 +554,9 @@ def _load_one(config: ServiceConfig, project_root: Path, cache_dir: Path | None)
         openapi_version=version,
         lines=locator,
         servers=servers,
-        findings=tuple(Finding("pattern-dialect", "warning", w.message, w.source) for w in warnings),
+        findings=tuple(
+            Finding("pattern-dialect", "warning", w.message, w.source) for w in warnings
+        ),
     )
     return _Loaded(spec, tuple(problems), digest, tuple(warnings))
 

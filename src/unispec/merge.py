@@ -234,7 +234,7 @@ def plan_component_names(
     # A namespaced name may itself be taken (someone already wrote Courses_Error).
     for kind in refs.COMPONENT_KINDS:
         owners: dict[str, set[str]] = {}
-        for s, m in mapping.items():
+        for m in mapping.values():
             for (k, _n), final in m.items():
                 if k == kind:
                     owners.setdefault(final, set()).add(_n)
@@ -313,7 +313,8 @@ def _prepare(spec: ServiceSpec, findings: list[Finding]) -> _Prepared:
                     Finding(
                         "operation-id-missing",
                         "warning",
-                        f"{method.upper()} {path} has no operationId; generated {op['operationId']!r}",
+                        f"{method.upper()} {path} has no operationId; "
+                        f"generated {op['operationId']!r}",
                         spec.source(ptr),
                     )
                 )

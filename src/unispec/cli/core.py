@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -17,16 +17,15 @@ from unispec.lint import lint as run_lint
 from unispec.model import Finding, UnifiedSpec
 
 
-class CheckFormat(str, Enum):
+class CheckFormat(StrEnum):
     text = "text"
     json = "json"
     github = "github"
 
 
 def summary_table(spec: UnifiedSpec) -> Table:
-    table = Table(
-        title=f"{spec.document['info'].get('title', 'API')} {spec.document['info'].get('version', '')}"
-    )
+    info = spec.document.get("info", {})
+    table = Table(title=f"{info.get('title', 'API')} {info.get('version', '')}")
     table.add_column("service", style="cyan")
     table.add_column("operations", justify="right")
     table.add_column("error codes", justify="right")
@@ -54,14 +53,33 @@ def summary_table(spec: UnifiedSpec) -> Table:
     return table
 
 
+OnlyOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--only",
+        help="Limit to these outputs (repeatable): contract (openapi.yaml/json, errors.json), "
+        "models, client. Other outputs are left as they are.",
+    ),
+]
+
+
+def _targets(only: list[str] | None) -> list[str] | None:
+    """``--only contract,models`` and ``--only contract --only models`` mean the same."""
+    if not only:
+        return None
+    return [t.strip() for item in only for t in item.split(",") if t.strip()]
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     @guarded
     def build(
-        project: ProjectOption = None, quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False
+        project: ProjectOption = None,
+        quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+        only: OnlyOption = None,
     ) -> None:
         """Merge specs/ into generated/ (openapi.yaml/json, errors.json, models, client)."""
-        result = pipeline.build(project)
+        result = pipeline.build(project, targets=_targets(only))
         if not quiet:
             out.print(summary_table(result.spec))
             if result.written or result.removed:
@@ -89,9 +107,10 @@ def register(app: typer.Typer) -> None:
         fail_on: Annotated[
             str, typer.Option("--fail-on", help="ERR, WARN or INFO (with --base)")
         ] = "ERR",
+        only: OnlyOption = None,
     ) -> None:
-        """Fail (exit 1) when generated/ is stale or, with --base, when the contract breaks clients."""
-        result = pipeline.check(project)
+        """Exit 1 when generated/ is stale or (with --base) the contract breaks clients."""
+        result = pipeline.check(project, targets=_targets(only))
         code = 0 if result.ok else 1
         if fmt is CheckFormat.json:
             payload = {
@@ -102,14 +121,16 @@ def register(app: typer.Typer) -> None:
         elif fmt is CheckFormat.github:
             for d in result.drift:
                 print(
-                    f"::error file={d.path}::{d.path} is {d.state}; run `unispec build` and commit the result"
+                    f"::error file={d.path}::{d.path} is {d.state}; "
+                    "run `unispec build` and commit the result"
                 )
         else:
             if result.ok:
                 out.print("[green]generated/ matches specs/[/]")
             else:
                 err.print(
-                    f"[bold red]generated/ is out of date[/] ({len(result.drift)} file(s)); run `unispec build`:"
+                    f"[bold red]generated/ is out of date[/] ({len(result.drift)} file(s)); "
+                    "run `unispec build`:"
                 )
                 for d in result.drift:
                     err.print(f"  [yellow]{d.state}[/] {d.path}")
@@ -171,7 +192,8 @@ def _print_findings(findings: list[Finding], fmt: CheckFormat) -> None:
     for f in findings:
         where = str(f.source) if f.source else "-"
         out.print(
-            f"{escape(where)}: [{colours.get(f.level, 'white')}]{f.level}[/] [{f.rule}] {escape(f.message)}"
+            f"{escape(where)}: [{colours.get(f.level, 'white')}]{f.level}[/] "
+            f"[{f.rule}] {escape(f.message)}"
         )
     counts = {
         lvl: sum(1 for f in findings if f.level == lvl) for lvl in ("error", "warning", "info")
