@@ -193,7 +193,7 @@ def _print_findings(findings: list[Finding], fmt: CheckFormat) -> None:
         where = str(f.source) if f.source else "-"
         out.print(
             f"{escape(where)}: [{colours.get(f.level, 'white')}]{f.level}[/] "
-            f"[{f.rule}] {escape(f.message)}"
+            f"{escape('[' + f.rule + ']')} {escape(f.message)}"
         )
     counts = {
         lvl: sum(1 for f in findings if f.level == lvl) for lvl in ("error", "warning", "info")
