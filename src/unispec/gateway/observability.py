@@ -1,0 +1,324 @@
+"""Prometheus metrics and the structured JSON access log.
+
+Each gateway app owns a private ``CollectorRegistry`` so that several apps in
+one process (tests, ``up`` with mocks) never share or clash on metric names.
+Label children are cached per (operationId, method, status) because creating
+them through ``labels()`` on every request is the expensive part of the client.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+ACCESS_LOGGER = "unispec.gateway.access"
+LOGGER = "unispec.gateway"
+
+_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: the message plus the record's ``fields``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        payload: dict[str, Any] = {
+            "ts": round(record.created, 3),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            payload.update(fields)
+        if record.exc_info:
+            payload["exc"] = self.formatException(record.exc_info)
+        return json.dumps(payload, separators=(",", ":"), default=str)
+
+
+def configure_logging(level: str | None = None) -> None:
+    """JSON lines on stderr for the gateway loggers; level from UNISPEC_LOG_LEVEL."""
+    name = (level or os.environ.get("UNISPEC_LOG_LEVEL") or "INFO").upper()
+    numeric = logging.getLevelName(name)
+    if not isinstance(numeric, int):
+        numeric = logging.INFO
+    root = logging.getLogger("unispec")
+    root.setLevel(numeric)
+    if not any(getattr(h, "_unispec", False) for h in root.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(JsonFormatter())
+        handler._unispec = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+        root.propagate = False
+
+
+class Metrics:
+    """The gateway's metrics, in its own registry."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.requests = Counter(
+            "unispec_gateway_requests",
+            "Requests answered by the gateway, by operation, method and status.",
+            ["operation_id", "method", "status"],
+            registry=r,
+        )
+        self.overhead = Histogram(
+            "unispec_gateway_overhead_seconds",
+            "Time spent in the gateway itself (total minus upstream time).",
+            ["operation_id"],
+            buckets=_BUCKETS,
+            registry=r,
+        )
+        self.upstream_latency = Histogram(
+            "unispec_gateway_upstream_seconds",
+            "Time from sending the request upstream to the end of its response.",
+            ["service"],
+            buckets=_BUCKETS,
+            registry=r,
+        )
+        self.rejections = Counter(
+            "unispec_gateway_rejections",
+            "Requests the gateway answered itself, by error code.",
+            ["code"],
+            registry=r,
+        )
+        self.upstream_errors = Counter(
+            "unispec_gateway_upstream_errors",
+            "Upstream failures by service and kind (connect, timeout, protocol, unavailable).",
+            ["service", "kind"],
+            registry=r,
+        )
+        self.contract_violations = Counter(
+            "unispec_gateway_response_contract_violations",
+            "Upstream responses that did not match the contract, by operation and check.",
+            ["operation_id", "check"],
+            registry=r,
+        )
+        self.in_flight_count = 0
+        """Plain int on the request path; the gauge reads it at scrape time."""
+        self.in_flight = Gauge(
+            "unispec_gateway_in_flight_requests", "Requests being handled now.", registry=r
+        )
+        self.in_flight.set_function(lambda: self.in_flight_count)
+        self.upstream_up = Gauge(
+            "unispec_gateway_upstream_up",
+            "1 when the last health check of the upstream succeeded.",
+            ["service", "upstream"],
+            registry=r,
+        )
+        self.breaker_state = Gauge(
+            "unispec_gateway_breaker_state",
+            "Circuit breaker state per service: 0 closed, 1 half-open, 2 open.",
+            ["service"],
+            registry=r,
+        )
+        self.ratelimit_backend_errors = Gauge(
+            "unispec_gateway_ratelimit_backend_errors",
+            "Requests decided by failure_mode because the rate-limit backend was unreachable.",
+            registry=r,
+        )
+        self._request_children: dict[tuple[str, str, int], Any] = {}
+        self._overhead_children: dict[str, Any] = {}
+        self._upstream_children: dict[str, Any] = {}
+
+    def observe(
+        self,
+        operation_id: str,
+        method: str,
+        status: int,
+        total: float,
+        upstream: float | None,
+        service: str,
+    ) -> None:
+        key = (operation_id, method, status)
+        child = self._request_children.get(key)
+        if child is None:
+            child = self.requests.labels(operation_id, method, str(status))
+            self._request_children[key] = child
+        child.inc()
+        oh = self._overhead_children.get(operation_id)
+        if oh is None:
+            oh = self.overhead.labels(operation_id)
+            self._overhead_children[operation_id] = oh
+        oh.observe(max(0.0, total - (upstream or 0.0)))
+        if upstream is not None:
+            up = self._upstream_children.get(service)
+            if up is None:
+                up = self.upstream_latency.labels(service)
+                self._upstream_children[service] = up
+            up.observe(upstream)
+
+    def render(self) -> bytes:
+        return bytes(generate_latest(self.registry))
+
+
+class AccessLog:
+    """Writes one JSON line per request when the access logger is enabled for INFO."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.logger = logging.getLogger(ACCESS_LOGGER)
+        self.enabled = enabled
+
+    def active(self) -> bool:
+        return self.enabled and self.logger.isEnabledFor(logging.INFO)
+
+    def write(
+        self,
+        *,
+        request_id: str,
+        method: str,
+        path: str,
+        operation_id: str | None,
+        service: str | None,
+        status: int,
+        duration: float,
+        upstream_duration: float | None,
+        client_ip: str | None,
+    ) -> None:
+        self.logger.info(
+            "request",
+            extra={
+                "fields": {
+                    "requestId": request_id,
+                    "method": method,
+                    "path": path,
+                    "operationId": operation_id,
+                    "service": service,
+                    "status": status,
+                    "duration_ms": round(duration * 1000, 3),
+                    "upstream_ms": None
+                    if upstream_duration is None
+                    else round(upstream_duration * 1000, 3),
+                    "clientIp": client_ip,
+                }
+            },
+        )
+
+
+def now() -> float:
+    return time.perf_counter()
+
+
+class HealthMonitor:
+    """Background active health checks of every upstream, for ``/services``.
+
+    The checks run on ``health_interval`` in the app's event loop (started by
+    the ASGI lifespan); when no lifespan ran (in-process tests), ``report``
+    checks on demand. The proxy does the I/O: this class only keeps results.
+    """
+
+    def __init__(self, proxy: Any, settings: Any, metrics: Metrics) -> None:
+        self.proxy = proxy
+        self.settings = settings
+        self.metrics = metrics
+        self.results: dict[str, dict[str, Any]] = {}
+        self._task: Any = None
+        self.on_probe: Any = None
+        """Called with (service, url, ok) after each probe (feeds the balancer)."""
+        self.extra: dict[str, Any] = {}
+        """service -> callable returning extra state (breaker) merged into the report."""
+
+    def start(self) -> None:
+        import asyncio
+
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._loop())
+
+    async def stop(self) -> None:
+        import asyncio
+        import contextlib
+
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    async def _loop(self) -> None:
+        import asyncio
+
+        while True:
+            try:
+                await self.check_all()
+            except Exception:  # a failing check must never stop the monitor
+                logging.getLogger(LOGGER).exception("health check failed")
+            await asyncio.sleep(self.settings.health_interval)
+
+    async def check_all(self) -> None:
+        import asyncio
+
+        jobs = []
+        names = []
+        for name, service in self.proxy.services.items():
+            if not service.enabled:
+                continue
+            for url in service.upstreams:
+                jobs.append(self.proxy.probe(service, url))
+                names.append(name)
+        results = await asyncio.gather(*jobs)
+        fresh: dict[str, dict[str, Any]] = {}
+        for name, probe in zip(names, results, strict=True):
+            entry = fresh.setdefault(name, {"upstreams": []})
+            entry["upstreams"].append(
+                {
+                    "url": probe.url,
+                    "status": "up" if probe.ok else "down",
+                    "latency_ms": None if probe.latency is None else round(probe.latency * 1000, 2),
+                    "last_error": probe.error,
+                    "checked_at": round(time.time(), 3),
+                }
+            )
+            self.metrics.upstream_up.labels(name, probe.url).set(1 if probe.ok else 0)
+            if self.on_probe is not None:
+                self.on_probe(name, probe.url, probe.ok)
+        for name, entry in fresh.items():
+            previous = self.results.get(name, {})
+            errors = [u["last_error"] for u in entry["upstreams"] if u["last_error"]]
+            entry["last_error"] = errors[0] if errors else previous.get("last_error")
+        self.results.update(fresh)
+
+    async def report(self) -> dict[str, Any]:
+        if self._task is None or not self.results:
+            await self.check_all()
+        services: dict[str, Any] = {}
+        states: list[str] = []
+        for name, service in sorted(self.proxy.services.items()):
+            if not service.enabled:
+                services[name] = {"status": "disabled", "upstreams": []}
+                continue
+            entry = self.results.get(
+                name, {"upstreams": [], "last_error": "no upstream configured"}
+            )
+            ups = entry["upstreams"]
+            up = sum(1 for u in ups if u["status"] == "up")
+            if ups and up == len(ups):
+                status = "up"
+            elif up:
+                status = "degraded"
+            else:
+                status = "down"
+            latencies = [u["latency_ms"] for u in ups if u["latency_ms"] is not None]
+            services[name] = {
+                "status": status,
+                "latency_ms": min(latencies) if latencies else None,
+                "last_error": entry.get("last_error"),
+                "upstreams": ups,
+            }
+            hook = self.extra.get(name)
+            if hook is not None:
+                services[name].update(hook())
+            states.append(status)
+        if not states or all(s == "up" for s in states):
+            overall = "ok"
+        elif all(s == "down" for s in states):
+            overall = "down"
+        else:
+            overall = "degraded"
+        return {"status": overall, "services": services}
