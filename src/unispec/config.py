@@ -138,7 +138,8 @@ def parse_config(
         elif not (root / spec).is_file():
             bad(f"{ptr}/spec", f"file not found: {spec}")
         upstream = raw.get("upstream")
-        if upstream is None or upstream == "mock":
+        force_mock = upstream == "mock"
+        if upstream is None or force_mock:
             upstreams: tuple[str, ...] = ()
         elif isinstance(upstream, str):
             upstreams = (upstream,)
@@ -185,6 +186,7 @@ def parse_config(
                 operation_id_prefix=op_prefix,
                 timeouts=timeouts,
                 enabled=enabled,
+                force_mock=force_mock,
             )
         )
 

@@ -54,6 +54,8 @@ class ServiceConfig:
     """Spec path relative to the project root."""
     upstreams: tuple[str, ...] = ()
     """Upstream base URLs; empty means "use the spec's servers, else the built-in mock"."""
+    force_mock: bool = False
+    """``upstream: mock``: serve from the built-in mock even if the spec declares servers."""
     path_prefix: str = ""
     operation_id_prefix: str = ""
     timeouts: Mapping[str, float] = field(default_factory=lambda: {"connect": 2.0, "read": 30.0})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -14,7 +16,7 @@ from unispec.config import load_config
 from unispec.gateway.server import serve as run_serve
 from unispec.gateway.server import up as run_up
 from unispec.gateway.settings import GatewaySettings, parse_settings
-from unispec.model import UnifiedSpec
+from unispec.model import ServiceConfig, UnifiedSpec
 
 
 class ResponseValidation(StrEnum):
@@ -34,7 +36,7 @@ def _load(
     spec = load_unified(project, config=config)
     settings = parse_settings(
         config.gateway,
-        config.services,
+        default_upstreams(config.services, spec),
         host=host,
         port=port,
         response_validation=response_validation.value if response_validation else None,
@@ -42,6 +44,26 @@ def _load(
         root=str(config.root),
     )
     return spec, settings
+
+
+def default_upstreams(
+    services: Sequence[ServiceConfig], spec: UnifiedSpec
+) -> tuple[ServiceConfig, ...]:
+    """A service without `upstream:` goes to its spec's absolute http(s) `servers`, else the mock.
+
+    `upstream: mock` keeps the mock even when the spec names servers.
+    """
+    out = []
+    for svc in services:
+        servers = [
+            u
+            for u in spec.service_servers.get(svc.name, ())
+            if u.startswith(("http://", "https://"))
+        ]
+        if not svc.upstreams and not svc.force_mock and servers:
+            svc = replace(svc, upstreams=tuple(servers))
+        out.append(svc)
+    return tuple(out)
 
 
 HostOption = Annotated[
