@@ -263,3 +263,34 @@ def test_created_resources_live_until_deleted(demo: UnifiedSpec, apps: dict[str,
                 assert gone.status_code == 404, (read.operation_id, gone.text)
                 assert conformance(doc, read, gone) == []
     assert lifecycles >= 2
+
+
+def test_sub_resource_takes_its_parent_id_from_the_path(apps: dict[str, Any]) -> None:
+    """Fuzz finding F2: a lesson created under /courses/{id}/lessons belongs to that course."""
+    courses = apps["courses"]
+    create = call(courses, [{"method": "POST", "url": "/api/v1/courses", "json": COURSE}])[0]
+    assert create.status_code == 201, create.text
+    course_id = create.json()["data"]["id"]
+    lesson = call(
+        apps["courses"],
+        [{"method": "POST", "url": f"/api/v1/courses/{course_id}/lessons", "json": LESSON}],
+    )[0]
+    assert lesson.status_code == 201, lesson.text
+    assert lesson.json()["data"]["courseId"] == course_id
+
+
+COURSE = {
+    "title": "Rust for Pythonistas",
+    "description": "Ownership, borrowing and traits, explained from Python.",
+    "level": "intermediate",
+    "language": "en",
+    "tags": ["rust"],
+}
+LESSON = {
+    "title": "Ownership",
+    "kind": "exercise",
+    "position": 1,
+    "durationMinutes": 15,
+    "body": "Move a `String` into a function and use it again.",
+    "exercise": {"language": "python", "starterCode": "def f():\n    ...\n", "testCount": 2},
+}

@@ -756,7 +756,7 @@ class MockApp:
         if op.creates is not None:
             # also for sub-resources: POST /courses/{id}/lessons creates a lesson
             # once the course is known to exist
-            return self._create(op, op.creates, parsed, prefer, accept, rid, request)
+            return self._create(op, op.creates, parsed, prefer, accept, rid, request, params)
         return None
 
     def _list(
@@ -887,6 +887,7 @@ class MockApp:
         accept: str,
         rid: str,
         request: Request,
+        params: Mapping[str, str] | None = None,
     ) -> Response | None:
         created = op.created or op.success
         if created is None:
@@ -909,6 +910,14 @@ class MockApp:
         if isinstance(parsed, dict):
             incoming = {k: v for k, v in parsed.items() if k != group.id_key}
             _overlay(resource, incoming, op.props, media.validator, body)
+        # A sub-resource created under /courses/{courseId}/lessons belongs to that
+        # course: its parent id comes from the path, not from the example.
+        for name, value in (params or {}).items():
+            if name != group.id_key and name in resource:
+                before = resource[name]
+                resource[name] = value
+                if media.validator is not None and not _valid(media.validator, body):
+                    resource[name] = before
         key = str(resource.get(group.id_key))
         self.state.resources.setdefault(group.name, {})[key] = copy.deepcopy(resource)
         self.state.deleted.setdefault(group.name, set()).discard(key)
