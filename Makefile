@@ -8,7 +8,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: demo test install system-deps lint typecheck pytest build check bench clean
+NODE_DIR := tests/.node
+NODE_PKGS := openapi-typescript@7.13.0 typescript@5.9.3
+
+.PHONY: demo test install system-deps node-deps lint typecheck pytest build check bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -32,8 +35,14 @@ system-deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
+# Node packages the SDK tests drive (TypeScript types from the contract, tsc).
+node-deps:
+	@[ -x $(NODE_DIR)/node_modules/.bin/tsc ] && [ -x $(NODE_DIR)/node_modules/.bin/openapi-typescript ] || \
+	  npm install --prefix $(NODE_DIR) --no-save --no-audit --no-fund --loglevel=error $(NODE_PKGS)
+
 demo: install
 	$(BIN)/unispec build
+	$(BIN)/unispec portal build
 	$(BIN)/unispec up
 
 lint: install
@@ -44,7 +53,7 @@ typecheck: install
 	$(BIN)/mypy --strict src/unispec
 	$(BIN)/lint-imports
 
-pytest: install system-deps
+pytest: install system-deps node-deps
 	$(BIN)/pytest
 
 test: lint typecheck pytest
@@ -57,6 +66,10 @@ check: install
 
 bench: install
 	$(BIN)/python bench/merge.py
+	$(BIN)/python bench/gateway.py
+	$(BIN)/python bench/policies.py
+	$(BIN)/python bench/diff.py
+	$(BIN)/python bench/portal.py
 
 clean:
 	rm -rf $(VENV) site .pytest_cache .mypy_cache .ruff_cache

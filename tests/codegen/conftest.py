@@ -184,10 +184,14 @@ def _compile(doc: dict[str, Any], schema: dict[str, Any]) -> Any:
     return jsonschema_rs.validator_for(root, validate_formats=True)
 
 
+_THIS = sys.modules[__name__]
+"""Captured at import: several folders have a ``conftest`` module, so the name is not unique."""
+
+
 @pytest.fixture(scope="session")
 def cg() -> ModuleType:
     """This module, so tests can reach its helpers (importlib mode has no conftest import)."""
-    return sys.modules[__name__]
+    return _THIS
 
 
 def import_package(files: dict[str, bytes], directory: Path, prefix: str = "client/") -> ModuleType:
