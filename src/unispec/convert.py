@@ -61,10 +61,15 @@ _ANNOTATIONS = frozenset(
 )
 
 
-def to_31(document: dict[str, Any]) -> dict[str, Any]:
-    """A 3.1 copy of ``document`` (a deep copy even when it is already 3.1)."""
+def to_31(document: dict[str, Any], *, copy: bool = True) -> dict[str, Any]:
+    """A 3.1 copy of ``document`` (a deep copy even when it is already 3.1).
+
+    ``copy=False`` converts ``document`` itself: for a caller that owns a
+    tree-shaped document (parsed from JSON, no shared subtrees), where the copy
+    would only double the memory of a big build.
+    """
     # A JSON round trip copies a JSON-shaped tree several times faster than deepcopy.
-    doc: dict[str, Any] = json.loads(json.dumps(document))
+    doc: dict[str, Any] = json.loads(json.dumps(document)) if copy else document
     if major_minor(doc.get("openapi")) == "3.0":
         for _ptr, schema in list(iter_all_schemas(doc)):
             convert_schema_30(schema)

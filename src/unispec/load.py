@@ -27,6 +27,11 @@ from typing import Any
 import yaml
 
 from unispec import refs
+
+try:
+    import orjson
+except ImportError:  # optional: only makes big JSON specs load faster
+    orjson = None  # type: ignore[assignment]
 from unispec.convert import convert_schema_30, major_minor
 from unispec.errors import LoadError, Problem
 from unispec.model import Finding, ServiceConfig, ServiceSpec, Source
@@ -73,6 +78,9 @@ def parse_text(text: str, display: str) -> Any:
     """Parse JSON or YAML text; a syntax error names the file and line."""
     stripped = text.lstrip()
     if display.endswith(".json") or stripped.startswith("{"):
+        fast = _orjson_loads(text)
+        if fast is not None:
+            return fast
         try:
             return json.loads(text)
         except json.JSONDecodeError as exc:
@@ -87,6 +95,24 @@ def parse_text(text: str, display: str) -> Any:
         line = f":{mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise LoadError(f"{display}{line}: not valid YAML: {problem}") from None
+
+
+_LONG_NUMBER = re.compile(r"\d{19}")
+
+
+def _orjson_loads(text: str) -> Any:
+    """orjson's parse when it equals ``json.loads``'s, else None (then json decides).
+
+    orjson is several times faster but turns integers past 64 bits into floats
+    and rejects what json accepts (NaN, lone surrogates, a BOM): any long digit
+    run, BOM or orjson error leaves the text to the stdlib.
+    """
+    if orjson is None or text.startswith("\ufeff") or _LONG_NUMBER.search(text):
+        return None
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
 
 
 # --- line numbers -----------------------------------------------------------------
@@ -201,6 +227,8 @@ class _Bundler:
         self.problems: list[Problem] = []
         self.kinds: dict[_Target, str | None] = {}
         self.names: dict[_Target, str] = {}
+        self.hashes: dict[Path, str] = {}
+        """sha256 of every file read: the bundle is a function of these (the cache key)."""
 
     def display(self, path: Path) -> str:
         try:
@@ -221,8 +249,16 @@ class _Bundler:
                 raise LoadError(f"{self.display(path)}: file not found") from None
             except (OSError, UnicodeDecodeError) as exc:
                 raise LoadError(f"{self.display(path)}: cannot read: {exc}") from None
+            self.hashes[path] = hashlib.sha256(text.encode("utf-8")).hexdigest()
             self.docs[path] = parse_text(text, self.display(path))
         return self.docs[path]
+
+    def content_digest(self) -> str:
+        """One hash of every file the bundle was made from, with their names."""
+        h = hashlib.sha256()
+        for path in sorted(self.hashes, key=lambda p: p.as_posix()):
+            h.update(f"{self.display(path)}\0{self.hashes[path]}\0".encode())
+        return h.hexdigest()
 
     def source(self, path: Path, pointer: str) -> Source:
         return Source(self.display(path), pointer, self.index(path).line(pointer))
@@ -248,10 +284,11 @@ class _Bundler:
         seen: set[_Target] = set()
         while pending:
             file, node, base_tokens = pending.pop()
-            for ptr, ref in refs.iter_refs(node):
-                tokens = base_tokens + refs.split(ptr)
+            for chain, ref in refs.iter_ref_chains(node):
                 if ref.startswith("#") and file == self.root:
                     continue
+                ptr = refs.chain_pointer("", chain)
+                tokens = base_tokens + refs.split(ptr)
                 try:
                     target = self.target_of(ref, file)
                 except ValueError as exc:
@@ -364,6 +401,14 @@ def bundle(
     spec_path: Path, project_root: Path
 ) -> tuple[dict[str, Any], BundleLocator, list[Problem]]:
     """Load ``spec_path`` and pull its external ``$ref`` targets into its components."""
+    document, locator, problems, _digest = _bundle(spec_path, project_root)
+    return document, locator, problems
+
+
+def _bundle(
+    spec_path: Path, project_root: Path
+) -> tuple[dict[str, Any], BundleLocator, list[Problem], str]:
+    """``bundle`` plus the digest of the files read (hashing them beats serialising the result)."""
     b = _Bundler(spec_path, project_root)
     root_doc = b.doc(b.root)
     display = b.display(b.root)
@@ -374,7 +419,7 @@ def bundle(
     locator = BundleLocator(display, b.index(b.root))
     b.discover()
     if not b.kinds or b.problems:
-        return root_doc, locator, b.problems
+        return root_doc, locator, b.problems, b.content_digest()
     b.assign_names(root_doc)
     out = b.rewrite(root_doc, b.root)
     comps = out.setdefault("components", {})
@@ -396,7 +441,7 @@ def bundle(
             target.fragment,
             b.index(target.file),
         )
-    return out, locator, b.problems
+    return out, locator, b.problems, b.content_digest()
 
 
 def _is_30(document: Any) -> bool:
@@ -466,11 +511,12 @@ _VALIDATION_RULES_VERSION = "2"
 """Bump when the validation rules change, so cached verdicts are not reused."""
 
 
-def _digest(document: Any, version: str) -> str:
+def _digest(content_digest: str, version: str) -> str:
+    """Cache key: the validation rules and the files the bundled document came from."""
     h = hashlib.sha256()
     validator = os.environ.get("UNISPEC_VALIDATOR", "fast")
     h.update(f"{_VALIDATION_RULES_VERSION}\0{validator}\0{version}\0".encode())
-    h.update(json.dumps(document, sort_keys=True, separators=(",", ":")).encode())
+    h.update(content_digest.encode())
     return h.hexdigest()
 
 
@@ -530,9 +576,9 @@ def _version_of(document: dict[str, Any], display: str) -> str:
 
 def _load_one(config: ServiceConfig, project_root: Path, cache_dir: Path | None) -> _Loaded:
     path = project_root / config.spec
-    document, locator, problems = bundle(path, project_root)
+    document, locator, problems, content_digest = _bundle(path, project_root)
     version = _version_of(document, locator.root_display)
-    digest = _digest(document, version)
+    digest = _digest(content_digest, version)
     cache = ValidationCache(cache_dir)
     warnings: list[Problem] = []
     if not problems and not cache.is_valid(digest):

@@ -23,6 +23,7 @@ Rules (the README shows an example of each):
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -143,6 +144,57 @@ def _rewrite_node(node: Any, mapping: Mapping_) -> Any:
     return out
 
 
+class _InPlace:
+    """``_rewrite_node`` without the copy, for trees merge already owns (one walk, not two).
+
+    A plain component ref (``#/components/<kind>/<name>`` without ``~``) is
+    renamed by one dict lookup; anything else goes through the same rewriter
+    as ``_rewrite_node``, so the result is the same. Built once per service.
+    """
+
+    def __init__(self, mapping: Mapping_) -> None:
+        self.mapping = mapping
+        self.fn = _ref_rewriter(mapping)
+        self.renamed = {
+            refs.component_ref(kind, name): refs.component_ref(kind, final)
+            for (kind, name), final in mapping.items()
+            if final != name
+        }
+
+    def __call__(self, node: Any) -> Any:
+        renamed, fn, mapping = self.renamed, self.fn, self.mapping
+        stack = [node]
+        while stack:
+            cur = stack.pop()
+            if isinstance(cur, dict):
+                ref = cur.get("$ref")
+                if renamed and isinstance(ref, str):
+                    new = renamed.get(ref)
+                    if new is not None:
+                        cur["$ref"] = new
+                    elif ref.startswith("#/components/") and ("~" in ref or ref.count("/") != 3):
+                        cur["$ref"] = fn(ref)
+                disc = cur.get("discriminator")
+                if isinstance(disc, dict) and isinstance(disc.get("mapping"), dict):
+                    _rewrite_mapping(disc, mapping, fn)
+                stack.extend(v for v in cur.values() if isinstance(v, (dict, list)))
+            elif isinstance(cur, list):
+                stack.extend(v for v in cur if isinstance(v, (dict, list)))
+        return node
+
+
+def _rewrite_mapping(disc: dict[str, Any], mapping: Mapping_, fn: Callable[[str], str]) -> None:
+    new: dict[str, Any] = {}
+    for key, value in disc["mapping"].items():
+        if isinstance(value, str):
+            if value.startswith("#"):
+                value = fn(value)
+            elif ("schemas", value) in mapping:
+                value = refs.component_ref("schemas", mapping[("schemas", value)])
+        new[key] = value
+    disc["mapping"] = new
+
+
 def _rewrite_discriminators(node: Any, mapping: Mapping_, fn: Callable[[str], str]) -> None:
     stack = [node]
     while stack:
@@ -150,15 +202,7 @@ def _rewrite_discriminators(node: Any, mapping: Mapping_, fn: Callable[[str], st
         if isinstance(cur, dict):
             disc = cur.get("discriminator")
             if isinstance(disc, dict) and isinstance(disc.get("mapping"), dict):
-                new: dict[str, Any] = {}
-                for key, value in disc["mapping"].items():
-                    if isinstance(value, str):
-                        if value.startswith("#"):
-                            value = fn(value)
-                        elif ("schemas", value) in mapping:
-                            value = refs.component_ref("schemas", mapping[("schemas", value)])
-                    new[key] = value
-                disc["mapping"] = new
+                _rewrite_mapping(disc, mapping, fn)
             stack.extend(v for v in cur.values() if isinstance(v, (dict, list)))
         elif isinstance(cur, list):
             stack.extend(v for v in cur if isinstance(v, (dict, list)))
@@ -278,6 +322,9 @@ class _Prepared:
     op_pointers: dict[tuple[str, str], str] = field(default_factory=dict)
     """(unified path, method) -> pointer of the operation in the service's own document."""
     path_pointers: dict[str, str] = field(default_factory=dict)
+    located: ServiceSpec | None = None
+    """``spec`` without its document, for the locator (which needs only config and lines):
+    keeping the documents alive with the result would hold a second copy of the contract."""
 
 
 def _op_id_for(method: str, path: str) -> str:
@@ -289,12 +336,15 @@ def _op_id_for(method: str, path: str) -> str:
     return method + "".join(w[:1].upper() + w[1:] for w in words)
 
 
-def _prepare(spec: ServiceSpec, findings: list[Finding]) -> _Prepared:
-    doc = to_31(spec.document)
+def _prepare(spec: ServiceSpec, findings: list[Finding], consume: bool = False) -> _Prepared:
+    # A document parsed from JSON is a tree (YAML anchors would share subtrees that merge
+    # then edits twice), so when the caller hands it over it is merged without a copy.
+    doc = to_31(spec.document, copy=not (consume and spec.config.spec.endswith(".json")))
     cfg = spec.config
     root_security = doc.get("security")
     root_roles = doc.get("x-roles")
     prepared = _Prepared(spec, doc, doc.get("x-rate-limit"))
+    prepared.located = dataclasses.replace(spec, document={})
     paths: dict[str, Any] = {}
     for path, item in (doc.get("paths") or {}).items():
         if not isinstance(item, dict):
@@ -425,11 +475,18 @@ def _add_gateway_responses(op: dict[str, Any], item: dict[str, Any]) -> list[str
 # --- the merge ---------------------------------------------------------------------
 
 
-def merge(specs: Sequence[ServiceSpec], config: ProjectConfig) -> UnifiedSpec:
-    """Merge loaded services into one contract; raises MergeError with every conflict."""
+def merge(
+    specs: Sequence[ServiceSpec], config: ProjectConfig, *, consume: bool = False
+) -> UnifiedSpec:
+    """Merge loaded services into one contract; raises MergeError with every conflict.
+
+    ``consume=True``: the caller will not use ``specs`` again, so documents read
+    from JSON files are merged in place instead of copied (half the peak memory
+    of a big build); the result is the same.
+    """
     problems: list[Problem] = []
     findings: list[Finding] = []
-    prepared = [_prepare(s, findings) for s in sorted(specs, key=lambda s: s.name)]
+    prepared = [_prepare(s, findings, consume) for s in sorted(specs, key=lambda s: s.name)]
     for s in prepared:
         findings.extend(s.spec.findings)
     by_name = {p.spec.name: p for p in prepared}
@@ -447,6 +504,7 @@ def merge(specs: Sequence[ServiceSpec], config: ProjectConfig) -> UnifiedSpec:
     findings.extend(comp_findings)
 
     locator = UnifiedLocator()
+    in_place = {service: _InPlace(m) for service, m in mapping.items()}
     components: dict[str, dict[str, Any]] = {}
     for service in [GATEWAY, *sorted(by_name)]:
         for kind, group in comp_input[service].items():
@@ -454,10 +512,14 @@ def merge(specs: Sequence[ServiceSpec], config: ProjectConfig) -> UnifiedSpec:
                 final = mapping[service][(kind, name)]
                 target = components.setdefault(kind, {})
                 if final not in target:
-                    target[final] = _rewrite_node(definition, mapping[service])
+                    # Services' definitions are merge's own; the gateway's are shared.
+                    if service == GATEWAY:
+                        target[final] = _rewrite_node(definition, mapping[service])
+                    else:
+                        target[final] = in_place[service](definition)
                     if service != GATEWAY:
                         locator.mounts[refs.join("", "components", kind, final)] = (
-                            by_name[service].spec,
+                            by_name[service].located or by_name[service].spec,
                             refs.join("", "components", kind, name),
                         )
 
@@ -473,7 +535,7 @@ def merge(specs: Sequence[ServiceSpec], config: ProjectConfig) -> UnifiedSpec:
         svc = p.spec.name
         svc_map = mapping[svc]
         for path, item in p.doc["paths"].items():
-            item = _rewrite_node(item, svc_map)
+            item = in_place[svc](item)
             norm = normalise_path(path)
             item_src = _Where(p.spec, p.path_pointers[path])
             prior_template = seen_templates.get(norm)
@@ -493,7 +555,10 @@ def merge(specs: Sequence[ServiceSpec], config: ProjectConfig) -> UnifiedSpec:
                 target_item = {}
                 paths[path] = target_item
                 path_owner[path] = svc
-                locator.mounts[refs.join("", "paths", path)] = (p.spec, p.path_pointers[path])
+                locator.mounts[refs.join("", "paths", path)] = (
+                    p.located or p.spec,
+                    p.path_pointers[path],
+                )
             elif path_owner[path] != svc:
                 _push_down_path_parameters(target_item)
                 _push_down_path_parameters(item)
@@ -540,7 +605,7 @@ def merge(specs: Sequence[ServiceSpec], config: ProjectConfig) -> UnifiedSpec:
                     op["x-rate-limit"] = limit
                 target_item[method] = op
                 locator.mounts[refs.join("", "paths", path, method)] = (
-                    p.spec,
+                    p.located or p.spec,
                     p.op_pointers[(path, method)],
                 )
 
@@ -548,7 +613,7 @@ def merge(specs: Sequence[ServiceSpec], config: ProjectConfig) -> UnifiedSpec:
     webhooks: dict[str, Any] = {}
     for p in prepared:
         for name, item in (p.doc.get("webhooks") or {}).items():
-            item = _rewrite_node(item, mapping[p.spec.name])
+            item = in_place[p.spec.name](item)
             if name in webhooks and _canon(webhooks[name]) != _canon(item):
                 name = f"{p.spec.name}.{name}"
             webhooks.setdefault(name, item)
@@ -708,6 +773,18 @@ def collect_errors(
             "origin": GATEWAY,
             "operations": set(),
         }
+    # A response that is only a local $ref declares what its target declares: look it up once.
+    by_ref: dict[str, dict[str, str]] = {}
+
+    def codes_of(response: Any) -> dict[str, str]:
+        ref = response.get("$ref") if isinstance(response, dict) else None
+        if not isinstance(ref, str) or not ref.startswith("#/"):
+            return catalog.response_codes(document, response)
+        found = by_ref.get(ref)
+        if found is None:
+            found = by_ref[ref] = catalog.response_codes(document, response)
+        return found
+
     for path, method, op in refs.iter_operations(document):
         op_id = str(op.get("operationId"))
         service = str(op.get("x-service", ""))
@@ -715,7 +792,7 @@ def collect_errors(
             if not str(status_key).isdigit():
                 continue
             status = int(status_key)
-            for code, desc in catalog.response_codes(document, response).items():
+            for code, desc in codes_of(response).items():
                 entry = entries.get(code)
                 if entry is None:
                     entries[code] = {

@@ -36,7 +36,11 @@ def unescape(token: str) -> str:
 
 
 def join(pointer: str, *tokens: str | int) -> str:
-    return pointer + "".join("/" + escape(str(t)) for t in tokens)
+    parts = [pointer]
+    for token in tokens:
+        text = token if type(token) is str else str(token)
+        parts.append(escape(text) if "~" in text or "/" in text else text)
+    return "/".join(parts)
 
 
 def split(pointer: str) -> list[str]:
@@ -92,21 +96,46 @@ def rewrite_refs(node: Any, fn: Callable[[str], str]) -> Any:
 
 
 def iter_refs(node: Any, pointer: str = "") -> Iterator[tuple[str, str]]:
-    """Yield (pointer of the object holding ``$ref``, ref string) everywhere in ``node``."""
-    stack: list[tuple[str, Any]] = [(pointer, node)]
+    """Yield (pointer of the object holding ``$ref``, ref string) everywhere in ``node``.
+
+    Pointers are kept as (parent, key) chains and joined only for the objects
+    that hold a ``$ref``: building a string for every node of a big document
+    cost more than the walk itself.
+    """
+    for chain, ref in iter_ref_chains(node):
+        yield chain_pointer(pointer, chain), ref
+
+
+PointerChain = Any
+"""(parent chain, key) pairs ending in None: a pointer not yet turned into a string."""
+
+
+def iter_ref_chains(node: Any) -> Iterator[tuple[PointerChain, str]]:
+    """``iter_refs`` for callers that need the pointer only now and then (``chain_pointer``)."""
+    stack: list[tuple[Any, Any]] = [(node, None)]
     while stack:
-        ptr, cur = stack.pop()
+        cur, chain = stack.pop()
         if isinstance(cur, dict):
             ref = cur.get("$ref")
             if isinstance(ref, str):
-                yield ptr, ref
+                yield chain, ref
             for key, value in cur.items():
                 if isinstance(value, (dict, list)):
-                    stack.append((join(ptr, key), value))
+                    stack.append((value, (chain, key)))
         elif isinstance(cur, list):
             for i, value in enumerate(cur):
                 if isinstance(value, (dict, list)):
-                    stack.append((join(ptr, i), value))
+                    stack.append((value, (chain, i)))
+
+
+def chain_pointer(pointer: str, chain: PointerChain) -> str:
+    """The JSON pointer (under ``pointer``) of a chain from ``iter_ref_chains``."""
+    tokens: list[str | int] = []
+    while chain is not None:
+        chain, token = chain
+        tokens.append(token)
+    tokens.reverse()
+    return join(pointer, *tokens)
 
 
 # --- schema walking -------------------------------------------------------------

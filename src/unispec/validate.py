@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import copy
 import functools
+import importlib.util
 import json
 import re
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import jsonschema_rs
@@ -32,8 +33,12 @@ _MAX_MESSAGE = 240
 
 @functools.cache
 def _oas_validator(version: str) -> Any:
-    folder = resources.files("openapi_spec_validator") / "resources" / "schemas" / f"v{version}"
-    schema = json.loads((folder / "schema.json").read_text(encoding="utf-8"))
+    # find_spec locates the package without importing it (its import costs seconds).
+    spec = importlib.util.find_spec("openapi_spec_validator")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("openapi-spec-validator (which ships the OpenAPI schemas) is missing")
+    folder = Path(next(iter(spec.submodule_search_locations))) / "resources" / "schemas"
+    schema = json.loads((folder / f"v{version}" / "schema.json").read_text(encoding="utf-8"))
     return jsonschema_rs.validator_for(schema)
 
 
@@ -50,7 +55,7 @@ def _best(error: Any) -> Any:
         return error
     candidates = []
     for branch in context:
-        useful = [e for e in branch if "\"$ref\" is a required property" not in e.message]
+        useful = [e for e in branch if '"$ref" is a required property' not in e.message]
         if useful and len(useful) == len(branch):
             candidates.extend(useful)
     if not candidates:
@@ -102,6 +107,8 @@ _DOC_URI = "urn:unispec:document"
 def _default_problems(document: dict[str, Any], version: str) -> Problems:
     """``default`` values must satisfy their own schema (a default outside its enum...)."""
     out: Problems = []
+    if not _has_key(document, "default"):
+        return out  # the common case for big generated specs: skip the pointer-building walk
     holders = [
         (ptr, schema)
         for ptr, schema in refs.iter_all_schemas(document)
@@ -137,6 +144,20 @@ def _default_problems(document: dict[str, Any], version: str) -> Problems:
                 )
             )
     return out
+
+
+def _has_key(node: Any, key: str) -> bool:
+    """Whether any object anywhere in ``node`` has ``key`` (a cheap walk, no pointers)."""
+    stack = [node]
+    while stack:
+        cur = stack.pop()
+        if isinstance(cur, dict):
+            if key in cur:
+                return True
+            stack.extend(v for v in cur.values() if isinstance(v, (dict, list)))
+        elif isinstance(cur, list):
+            stack.extend(v for v in cur if isinstance(v, (dict, list)))
+    return False
 
 
 _PATH_PARAM = re.compile(r"\{([^}/]+)\}")
@@ -237,13 +258,17 @@ def _operation_id_problems(document: dict[str, Any]) -> Problems:
 
 def _ref_problems(document: dict[str, Any]) -> Problems:
     out: Problems = []
-    for ptr, ref in refs.iter_refs(document):
-        if not ref.startswith("#"):
+    resolved: set[str] = set()
+    for chain, ref in refs.iter_ref_chains(document):
+        if not ref.startswith("#") or ref in resolved:
             continue  # bundling already reported external refs it could not follow
         try:
             refs.resolve(document, ref)
         except (KeyError, IndexError, ValueError):
+            ptr = refs.chain_pointer("", chain)
             out.append((refs.join(ptr, "$ref"), f"$ref {ref!r} points to nothing in this document"))
+        else:
+            resolved.add(ref)
     return out
 
 
