@@ -95,14 +95,18 @@ def _escape(token: str) -> str:
     return token.replace("~", "~0").replace("/", "~1")
 
 
-def hoist_inline_schemas(document: JSONDict) -> tuple[JSONDict, list[Finding]]:
-    """Return a copy of ``document`` with inline body schemas moved to components.
+def hoist_inline_schemas(
+    document: JSONDict, *, in_place: bool = False
+) -> tuple[JSONDict, list[Finding]]:
+    """Return ``document`` (a copy unless ``in_place``) with inline body schemas in components.
 
     Findings report names that had to be suffixed because the natural name was
     already taken (level ``info``): the contract stays valid, but the author may
-    prefer to rename the clashing component or the operation.
+    prefer to rename the clashing component or the operation. Merge passes
+    ``in_place=True`` for the document it has just built: copying it cost a
+    quarter of a 100-service build.
     """
-    doc = copy.deepcopy(document)
+    doc = document if in_place else copy.deepcopy(document)
     findings: list[Finding] = []
     components = doc.setdefault("components", {})
     schemas: dict[str, Any] = components.setdefault("schemas", {})

@@ -689,7 +689,7 @@ def _hoist(document: dict[str, Any], findings: list[Finding]) -> dict[str, Any]:
         from unispec.hoist import hoist_inline_schemas
     except ImportError:
         return document
-    hoisted, notes = hoist_inline_schemas(document)
+    hoisted, notes = hoist_inline_schemas(document, in_place=True)
     findings.extend(notes)
     return hoisted
 

@@ -6,17 +6,17 @@ from collections.abc import Sequence
 from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from unispec.build import load_unified
 from unispec.cli._common import ProjectOption, guarded
 from unispec.config import load_config
-from unispec.gateway.server import serve as run_serve
-from unispec.gateway.server import up as run_up
-from unispec.gateway.settings import GatewaySettings, parse_settings
 from unispec.model import ServiceConfig, UnifiedSpec
+
+if TYPE_CHECKING:  # the server stack (aiohttp, uvicorn) loads only for serve/up
+    from unispec.gateway.settings import GatewaySettings
 
 
 class ResponseValidation(StrEnum):
@@ -32,6 +32,8 @@ def _load(
     response_validation: ResponseValidation | None,
     workers: int | None,
 ) -> tuple[UnifiedSpec, GatewaySettings]:
+    from unispec.gateway.settings import parse_settings
+
     config = load_config(project)
     spec = load_unified(project, config=config)
     settings = parse_settings(
@@ -100,6 +102,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run the validating gateway; services without an upstream get a built-in mock."""
         spec, settings = _load(project, host, port, response_validation, workers)
+        from unispec.gateway.server import serve as run_serve
+
         run_serve(spec, settings, mocks=not no_mocks)
 
     @app.command()
@@ -111,4 +115,6 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Gateway + mock upstreams + portal (/docs) on one port: what `make demo` runs."""
         spec, settings = _load(project, host, port, None, None)
+        from unispec.gateway.server import up as run_up
+
         run_up(spec, settings)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -16,7 +16,9 @@ from rich.table import Table
 from unispec.build import load_unified
 from unispec.cli._common import ProjectOption, err, escape, guarded, out
 from unispec.errors import ConfigError
-from unispec.gateway.mock import MockFleet
+
+if TYPE_CHECKING:  # the server stack loads only when a mock is served
+    from unispec.gateway.mock import MockFleet
 
 __all__ = ["register"]
 
@@ -69,6 +71,8 @@ def register(app: typer.Typer) -> None:
                 raise ConfigError(
                     f"unispec.yaml: no service named {name!r} (services: {', '.join(known)})"
                 )
+        from unispec.gateway.mock import MockFleet
+
         fleet = MockFleet(
             spec,
             service or None,
