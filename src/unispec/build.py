@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import gc
 import os
+import re
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -151,6 +152,22 @@ def build(
 _KEEP = {"README.md", ".gitattributes", "changelog.json"}
 
 
+_HUNK = re.compile(r"^@@ -(\d+)")
+
+
+def _first_line(diff_lines: list[str]) -> int | None:
+    """The committed file's line where the first hunk starts (past its context lines)."""
+    for i, text in enumerate(diff_lines):
+        m = _HUNK.match(text)
+        if m:
+            start = int(m.group(1))
+            for offset, body in enumerate(diff_lines[i + 1 :]):
+                if body.startswith(("-", "+")):
+                    return max(1, start + offset)
+            return start
+    return None
+
+
 @dataclass(frozen=True)
 class Drift:
     """One generated file that does not match what the specs produce."""
@@ -160,6 +177,8 @@ class Drift:
     state: str
     """"stale" (content differs), "missing" or "extra"."""
     diff: str
+    line: int | None = None
+    """First line of the committed file that differs (for CI annotations)."""
 
 
 @dataclass(frozen=True)
@@ -203,7 +222,7 @@ def check(
             lines = list(diff)
             if len(lines) > max_diff_lines:
                 lines = [*lines[:max_diff_lines], f"... ({len(lines) - max_diff_lines} more lines)"]
-            drift.append(Drift(f"{GENERATED}/{rel}", "stale", "\n".join(lines)))
+            drift.append(Drift(f"{GENERATED}/{rel}", "stale", "\n".join(lines), _first_line(lines)))
     extra = sorted(_existing(out) - set(files) - _KEEP) if targets is None else []
     for rel in extra:
         drift.append(Drift(f"{GENERATED}/{rel}", "extra", ""))

@@ -121,7 +121,8 @@ def register(app: typer.Typer) -> None:
         elif fmt is CheckFormat.github:
             for d in result.drift:
                 print(
-                    f"::error file={d.path}::{d.path} is {d.state}; "
+                    f"::error file={d.path}{f',line={d.line}' if d.line else ''}::"
+                    f"{d.path} is {d.state}; "
                     "run `unispec build` and commit the result"
                 )
         else:
