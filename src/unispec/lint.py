@@ -114,6 +114,8 @@ def lint(spec: UnifiedSpec, *, ignore: Iterable[str] = ()) -> list[Finding]:
                     refs.join("", "paths", path),
                 )
                 break
+    if "example-invalid" not in ignored:
+        out.extend(_invalid_examples(spec))
     out.extend(_ambiguous_routes(spec))
     return sorted(
         out,
@@ -150,6 +152,83 @@ def _inline(add: Any, key: str, where: str, schema: dict[str, Any], ptr: str) ->
             "SDK generators produce a readable type",
             ptr,
         )
+
+
+_DOC_URI = "urn:unispec:unified"
+_JSON_TYPES = ("application/json", "application/problem+json")
+
+
+def _media_examples(media: dict[str, Any], doc: dict[str, Any]) -> list[tuple[str, Any]]:
+    found: list[tuple[str, Any]] = []
+    if "example" in media:
+        found.append(("example", media["example"]))
+    examples = media.get("examples")
+    if isinstance(examples, dict):
+        for name, ex in examples.items():
+            while isinstance(ex, dict) and isinstance(ex.get("$ref"), str):
+                try:
+                    ex = refs.resolve(doc, ex["$ref"])
+                except (KeyError, IndexError, ValueError):
+                    ex = None
+            if isinstance(ex, dict) and "value" in ex:
+                found.append((refs.join("examples", name, "value"), ex["value"]))
+    return found
+
+
+def _invalid_examples(spec: UnifiedSpec) -> list[Finding]:
+    """JSON examples that contradict their own schema (clients copy them; mocks serve them)."""
+    import jsonschema_rs
+
+    doc = spec.document
+    registry = jsonschema_rs.Registry([(_DOC_URI, doc)])
+
+    def absolute(ref: str) -> str:
+        return _DOC_URI + ref if ref.startswith("#") else ref
+
+    findings: list[Finding] = []
+    holders: list[tuple[str, dict[str, Any]]] = []
+    for path, method, op in refs.iter_operations(doc):
+        ptr = refs.join("", "paths", path, method)
+        body = op.get("requestBody")
+        if isinstance(body, dict):
+            for mt, media in (body.get("content") or {}).items():
+                holders.append((refs.join(ptr, "requestBody", "content", mt), media))
+        for status, resp in (op.get("responses") or {}).items():
+            if isinstance(resp, dict) and "$ref" not in resp:
+                for mt, media in (resp.get("content") or {}).items():
+                    holders.append((refs.join(ptr, "responses", status, "content", mt), media))
+    for ptr, media in holders:
+        mt = ptr.rsplit("/", 1)[-1].replace("~1", "/")
+        if not isinstance(media, dict) or not isinstance(media.get("schema"), dict):
+            continue
+        if not (mt.startswith(_JSON_TYPES) or mt.endswith("+json")):
+            continue
+        examples = _media_examples(media, doc)
+        if not examples:
+            continue
+        schema = refs.rewrite_refs(media["schema"], absolute)
+        schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+        try:
+            validator = jsonschema_rs.validator_for(
+                schema, registry=registry, validate_formats=True
+            )
+        except Exception:  # an unresolvable schema is a load error, reported there
+            continue
+        for where, value in examples:
+            errors = list(validator.iter_errors(value))
+            if errors:
+                first = errors[0]
+                at = "/".join(str(p) for p in first.instance_path)
+                findings.append(
+                    Finding(
+                        "example-invalid",
+                        "warning",
+                        f"{mt} {where} does not match its schema"
+                        f"{' at ' + at if at else ''}: {first.message}",
+                        spec.source_for(refs.join(ptr, *where.split("/"))),
+                    )
+                )
+    return findings
 
 
 def route_order(paths: Iterable[str]) -> list[str]:

@@ -161,3 +161,34 @@ def test_lint_formats(make_project: MakeProject, fmt: str) -> None:
     result = runner.invoke(app, ["lint", "-p", str(root), "--format", fmt])
     assert result.exit_code == 0
     assert "operation-summary" in result.stdout
+
+
+def test_lint_flags_examples_that_contradict_their_schema(make_project: MakeProject) -> None:
+    schema = {"type": "object", "properties": {"email": {"type": "string", "format": "email"}}}
+    good = {"application/json": {"schema": schema, "example": {"email": "ada@example.com"}}}
+    bad = {
+        "application/json": {
+            "schema": schema,
+            "examples": {"broken": {"value": {"email": "not-an-email"}}},
+        }
+    }
+    paths = {
+        "/ok": {
+            "get": {
+                "operationId": "ok",
+                "responses": {"200": {"description": "ok", "content": good}},
+            }
+        },
+        "/bad": {
+            "get": {
+                "operationId": "bad",
+                "responses": {"200": {"description": "ok", "content": bad}},
+            }
+        },
+    }
+    root = make_project({"a": doc(paths)})
+    result = runner.invoke(app, ["lint", "-p", str(root), "--format", "json"])
+    hits = [f for f in json.loads(result.stdout)["findings"] if f["rule"] == "example-invalid"]
+    assert len(hits) == 1, hits
+    assert "broken" in hits[0]["message"] and "email" in hits[0]["message"]
+    assert hits[0]["file"] == "specs/a.yaml" and hits[0]["line"]
