@@ -7,7 +7,10 @@ request can meet, and the gateway reads the same table when it answers.
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+from unispec import refs
 
 # code -> (HTTP status, meaning, what the client should do)
 GATEWAY_CODES: dict[str, tuple[int, str, str]] = {
@@ -191,28 +194,7 @@ def gateway_response(name: str) -> dict[str, Any]:
 
 # --- collecting the catalog from a unified document --------------------------------
 
-_CODE_RE = __import__("re").compile(r"^[A-Z][A-Z0-9_]*$")
-
-
-def _status_of(key: str) -> int | None:
-    return int(key) if key.isdigit() else None
-
-
-def _resolve_local(document: dict[str, Any], node: Any) -> Any:
-    seen = 0
-    while isinstance(node, dict) and isinstance(node.get("$ref"), str) and seen < 16:
-        ref = node["$ref"]
-        if not ref.startswith("#/"):
-            return node
-        cur: Any = document
-        for token in ref[2:].split("/"):
-            token = token.replace("~1", "/").replace("~0", "~")
-            if not isinstance(cur, dict) or token not in cur:
-                return None
-            cur = cur[token]
-        node = cur
-        seen += 1
-    return node
+_CODE_RE = re.compile(r"^[A-Z][A-Z0-9_]*$")
 
 
 def _example_codes(document: dict[str, Any], response: dict[str, Any]) -> list[str]:
@@ -230,7 +212,7 @@ def _example_codes(document: dict[str, Any], response: dict[str, Any]) -> list[s
         examples = media.get("examples")
         if isinstance(examples, dict):
             for ex in examples.values():
-                ex = _resolve_local(document, ex)
+                ex = refs.deref(document, ex)
                 if isinstance(ex, dict) and "value" in ex:
                     values.append(ex["value"])
         for value in values:
@@ -243,7 +225,7 @@ def _example_codes(document: dict[str, Any], response: dict[str, Any]) -> list[s
 
 def response_codes(document: dict[str, Any], response: Any) -> dict[str, str]:
     """code -> description declared by one response (x-error-codes, else examples)."""
-    resp = _resolve_local(document, response)
+    resp = refs.deref(document, response)
     if not isinstance(resp, dict):
         return {}
     out: dict[str, str] = {}

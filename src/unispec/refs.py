@@ -66,6 +66,24 @@ def resolve(document: Any, pointer: str) -> Any:
     return node
 
 
+def deref(document: Any, node: Any, *, max_hops: int = 32) -> Any:
+    """Follow local ``$ref`` chains from ``node``; None when one dangles.
+
+    An external ref (left by a document that was not bundled) is returned as is.
+    """
+    hops = 0
+    while isinstance(node, dict) and isinstance(node.get("$ref"), str) and hops < max_hops:
+        ref = node["$ref"]
+        if not ref.startswith("#"):
+            return node
+        try:
+            node = resolve(document, ref)
+        except (KeyError, IndexError, ValueError):
+            return None
+        hops += 1
+    return node
+
+
 def component_ref(kind: str, name: str) -> str:
     return f"#/components/{kind}/{escape(name)}"
 

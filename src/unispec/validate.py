@@ -163,20 +163,6 @@ def _has_key(node: Any, key: str) -> bool:
 _PATH_PARAM = re.compile(r"\{([^}/]+)\}")
 
 
-def _deref(document: dict[str, Any], node: Any) -> Any:
-    seen = 0
-    while isinstance(node, dict) and isinstance(node.get("$ref"), str) and seen < 32:
-        ref = node["$ref"]
-        if not ref.startswith("#"):
-            return node
-        try:
-            node = refs.resolve(document, ref)
-        except (KeyError, IndexError, ValueError):
-            return None
-        seen += 1
-    return node
-
-
 def _parameter_problems(document: dict[str, Any]) -> Problems:
     out: Problems = []
     paths = document.get("paths")
@@ -222,7 +208,7 @@ def _params(document: dict[str, Any], raw: Any) -> dict[tuple[str, str], int]:
     if not isinstance(raw, list):
         return found
     for i, param in enumerate(raw):
-        p = _deref(document, param)
+        p = refs.deref(document, param)
         if isinstance(p, dict) and isinstance(p.get("name"), str) and isinstance(p.get("in"), str):
             key = (p["name"], p["in"])
             if key in found:
