@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from unispec import refs
+from unispec import catalog, refs
 from unispec.model import Finding, UnifiedSpec
 
 _KEBAB = re.compile(r"^(v[0-9]+|[a-z0-9]+(-[a-z0-9]+)*)(\.[a-z0-9]+)?$")
@@ -128,17 +128,7 @@ def lint(spec: UnifiedSpec, *, ignore: Iterable[str] = ()) -> list[Finding]:
     )
 
 
-_GATEWAY_NAMES = {
-    "Unauthorized",
-    "Forbidden",
-    "PayloadTooLarge",
-    "UnsupportedMediaType",
-    "ValidationFailed",
-    "RateLimited",
-    "BadGateway",
-    "ServiceUnavailable",
-    "GatewayTimeout",
-}
+_GATEWAY_NAMES = frozenset(catalog.GATEWAY_RESPONSES)
 
 
 def _inline(add: Any, key: str, where: str, schema: dict[str, Any], ptr: str) -> None:

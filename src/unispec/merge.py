@@ -512,11 +512,9 @@ def merge(
                 final = mapping[service][(kind, name)]
                 target = components.setdefault(kind, {})
                 if final not in target:
-                    # Services' definitions are merge's own; the gateway's are shared.
-                    if service == GATEWAY:
-                        target[final] = _rewrite_node(definition, mapping[service])
-                    else:
-                        target[final] = in_place[service](definition)
+                    # Every definition here is merge's own (the gateway's are built
+                    # fresh by _gateway_components), so rewriting in place is safe.
+                    target[final] = in_place[service](definition)
                     if service != GATEWAY:
                         locator.mounts[refs.join("", "components", kind, final)] = (
                             by_name[service].located or by_name[service].spec,
