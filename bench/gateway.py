@@ -597,6 +597,11 @@ def main() -> None:
                 ),
                 ("unispec, validation, asyncio + h11", {}, {"stack": "asyncio"}),
                 (
+                    "unispec, validation, aiohttp client",
+                    {},
+                    {"env": {"UNISPEC_PROXY_CLIENT": "aiohttp"}},
+                ),
+                (
                     "unispec, validation, httpx client",
                     {},
                     {"env": {"UNISPEC_PROXY_CLIENT": "httpx"}},

@@ -76,7 +76,10 @@ SMALL_BODY = 64 * 1024
 SPOOL_MEMORY = 1024 * 1024
 """Multipart bodies are spooled to disk past this size while their fields are checked."""
 
-_STRIP_REQUEST = HOP_BY_HOP | {"host", "x-request-id", "content-length"} | set(IDENTITY_HEADERS)
+_STRIP_REQUEST = (
+    HOP_BY_HOP | {"host", "x-request-id", "content-length", "expect"} | set(IDENTITY_HEADERS)
+)
+_STRIP_REQUEST_BYTES = frozenset(h.lower().encode("latin-1") for h in _STRIP_REQUEST)
 _JSON = (b"content-type", b"application/json")
 
 
@@ -489,32 +492,32 @@ class GatewayApp:
         headers: dict[str, str],
         ex: Exchange,
         identity: Identity | None,
-        length: int | None,
-        body: Any,
-    ) -> list[tuple[str, str]]:
+    ) -> list[tuple[bytes, bytes]]:
         connection = headers.get("connection", "")
-        drop = _STRIP_REQUEST
+        drop = _STRIP_REQUEST_BYTES
         if connection:
-            drop = drop | {t.strip().lower() for t in connection.split(",")}
+            drop = drop | {t.strip().lower().encode("latin-1") for t in connection.split(",")}
         out = [
-            (k.decode("latin-1"), v.decode("latin-1"))
+            (k, v)
             for k, v in scope["headers"]
-            if k.decode("latin-1") not in drop
+            if k not in drop
             and not (k[:1] == b"x" and (k.startswith(b"x-forwarded-") or is_identity_header(k)))
         ]
         xff = headers.get("x-forwarded-for")
-        out.append(("x-forwarded-for", f"{xff}, {ex.client_ip}" if xff else ex.client_ip))
-        out.append(
-            ("x-forwarded-proto", headers.get("x-forwarded-proto") or scope.get("scheme", "http"))
-        )
+        client_ip = ex.client_ip
+        forwarded_for = f"{xff}, {client_ip}" if xff else client_ip
+        out.append((b"x-forwarded-for", forwarded_for.encode("latin-1")))
+        proto = headers.get("x-forwarded-proto") or scope.get("scheme", "http")
+        out.append((b"x-forwarded-proto", proto.encode("latin-1")))
         host = headers.get("x-forwarded-host") or headers.get("host")
         if host:
-            out.append(("x-forwarded-host", host))
-        out.append(("x-request-id", ex.rid))
+            out.append((b"x-forwarded-host", host.encode("latin-1")))
+        out.append((b"x-request-id", ex.rid.encode("latin-1")))
         if identity is not None:
-            out.extend(make_identity_headers(identity))
-        if length is not None and body is not None and not isinstance(body, bytes):
-            out.append(("content-length", str(length)))
+            out.extend(
+                (k.lower().encode("latin-1"), v.encode("latin-1"))
+                for k, v in make_identity_headers(identity)
+            )
         return out
 
     async def _forward(
@@ -554,7 +557,7 @@ class GatewayApp:
             )
             return
         balancer = self._balancer(service)
-        out_headers = self._upstream_headers(scope, headers, ex, identity, length, body)
+        out_headers = self._upstream_headers(scope, headers, ex, identity)
         replayable = body is None or isinstance(body, bytes)
         idempotency_key = "idempotency-key" in headers
         tried: list[str] = []
@@ -570,7 +573,7 @@ class GatewayApp:
                 bound = self.retry.remaining(time.perf_counter() - up_start) if attempt else None
                 try:
                     resp = await self.proxy.send(
-                        service, base, ex.method, target, out_headers, body, bound
+                        service, base, ex.method, target, out_headers, body, bound, length
                     )
                 except UpstreamError as exc:
                     if ex.too_large:
@@ -738,6 +741,17 @@ class GatewayApp:
         tee: list[bytes] | None = None,
     ) -> None:
         ex.status = resp.status
+        if more and not first and resp.complete:
+            # The whole (small) body came with the head: answer with one body send.
+            data = resp.take_all()
+            resp.release()
+            if tee is not None and len(data) <= REPORT_BUFFER:
+                tee.append(data)
+            if resp.content_length is None and resp.status not in (204, 304):
+                headers.append((b"content-length", str(len(data)).encode()))
+            await send({"type": "http.response.start", "status": resp.status, "headers": headers})
+            await send({"type": "http.response.body", "body": data})
+            return
         await send({"type": "http.response.start", "status": resp.status, "headers": headers})
         for chunk in first:
             await send({"type": "http.response.body", "body": chunk, "more_body": True})

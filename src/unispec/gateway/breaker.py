@@ -163,7 +163,11 @@ class CircuitBreaker:
         if self.state == "open":
             return
         self.consecutive += 1
-        calls, failures = self._count(failed=True)
+        self._count(failed=True)
+        calls = failures = 0
+        for b in self._buckets:
+            calls += b[1]
+            failures += b[2]
         s = self.settings
         if self.consecutive >= s.consecutive_failures or (
             calls >= s.min_requests and failures / calls >= s.failure_ratio
@@ -177,7 +181,8 @@ class CircuitBreaker:
 
     # -- internals ---------------------------------------------------------------------
 
-    def _count(self, failed: bool) -> tuple[int, int]:
+    def _count(self, failed: bool) -> None:
+        """Count one call in the current second's bucket (sums only when one failed)."""
         now = self._clock()
         second = math.floor(now)
         horizon = now - self.settings.window
@@ -190,8 +195,8 @@ class CircuitBreaker:
             bucket = [second, 0, 0]
             buckets.append(bucket)
         bucket[1] += 1
-        bucket[2] += int(failed)
-        return sum(b[1] for b in buckets), sum(b[2] for b in buckets)
+        if failed:
+            bucket[2] += 1
 
     def _open(self) -> None:
         self.state = "open"

@@ -8,6 +8,7 @@ calls them at the one place where each response starts.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -45,7 +46,21 @@ def request_id(incoming: str | None) -> str:
     """Keep a well-formed incoming X-Request-ID (tracing across hops), else a new one."""
     if incoming and _REQUEST_ID.match(incoming):
         return incoming
-    return os.urandom(16).hex()  # 128 random bits, like uuid4 without the object
+    return f"{_ID_PREFIX}{next(_ID_COUNTER):016x}"
+
+
+_ID_PREFIX = os.urandom(8).hex()
+"""64 random bits per process (workers fork before serving, so re-drawn in each:
+see ``reseed_request_ids``) + a 64-bit counter: unique like a uuid4, without a
+``getrandom`` system call per request."""
+_ID_COUNTER = itertools.count(int.from_bytes(os.urandom(4), "big"))
+
+
+def reseed_request_ids() -> None:
+    """Draw a new prefix (call in each forked worker, so ids never collide)."""
+    global _ID_PREFIX, _ID_COUNTER
+    _ID_PREFIX = os.urandom(8).hex()
+    _ID_COUNTER = itertools.count(int.from_bytes(os.urandom(4), "big"))
 
 
 def envelope(

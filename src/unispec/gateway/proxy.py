@@ -1,14 +1,16 @@
 """Forwarding to upstreams: the only module of the gateway that opens connections.
 
-The HTTP client is aiohttp, chosen by measurement (bench/README.md): behind the
-same Starlette-free ASGI app, httpx 0.28 costs about 1.4 ms of CPU per request
-at 64 concurrent requests, aiohttp 0.1-0.2 ms. The choice stays inside this
-module: callers see ``Proxy.send`` returning an ``UpstreamResponse`` whose body
-is an async iterator of chunks, and ``UpstreamError`` with a ``kind`` that maps
-to the gateway's answer (connect -> 502, timeout -> 504, unavailable -> 503).
+The HTTP client is ``gateway/http1.py`` (asyncio protocols + httptools), chosen
+by measurement (bench/README.md): behind the same gateway it costs a fraction of
+aiohttp's CPU per request, and aiohttp a fraction of httpx's. aiohttp and httpx
+stay selectable with ``UNISPEC_PROXY_CLIENT`` so the benchmark can show that.
+The choice stays inside this module: callers see ``Proxy.send`` returning an
+``UpstreamResponse`` whose body is an async iterator of chunks, and
+``UpstreamError`` with a ``kind`` that maps to the gateway's answer
+(connect -> 502, timeout -> 504, unavailable -> 503).
 
-Bodies are streamed in both directions and forwarded as bytes (no decoding: the
-session never decompresses), so a 200 MB download costs the gateway a few
+Bodies are streamed in both directions and forwarded as bytes (nothing is
+decompressed or re-encoded), so a 200 MB download costs the gateway a few
 64 KB buffers, not 200 MB.
 """
 
@@ -26,6 +28,7 @@ import aiohttp
 import httpx
 from yarl import URL
 
+from unispec.gateway import http1
 from unispec.gateway.settings import PoolSettings, ServiceSettings
 
 HOP_BY_HOP = frozenset(
@@ -84,39 +87,46 @@ class UpstreamError(Exception):
 
 
 class UpstreamResponse:
-    """A streamed upstream response; iterate ``body()`` once, then ``release()``."""
+    """A streamed upstream response; iterate ``body()`` once, then ``release()``.
 
-    __slots__ = ("_resp", "headers", "read_timeout", "status")
+    ``headers`` are lower-cased and free of hop-by-hop fields. ``complete`` says
+    the whole body has already arrived (small answers usually come with their
+    head), so the gateway can answer with one send.
+    """
 
-    def __init__(self, resp: aiohttp.ClientResponse, read_timeout: float) -> None:
-        self._resp = resp
-        self.status = resp.status
-        self.read_timeout = read_timeout
-        headers: list[tuple[bytes, bytes]] = []
-        for k, v in resp.raw_headers:
-            name = k.lower()
-            if name not in _HOP_BYTES:
-                headers.append((name, v))
-        self.headers = headers
+    __slots__ = ("headers", "read_timeout", "status")
+
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    read_timeout: float
+
+    def _header(self, name: bytes) -> bytes | None:
+        for k, v in self.headers:
+            if k == name:
+                return v
+        return None
 
     @property
     def content_type(self) -> str | None:
-        return self._resp.headers.get("Content-Type")
+        value = self._header(b"content-type")
+        return value.decode("latin-1") if value is not None else None
 
     @property
     def content_length(self) -> int | None:
-        value = self._resp.headers.get("Content-Length")
+        value = self._header(b"content-length")
         return int(value) if value and value.isdigit() else None
 
-    async def body(self) -> AsyncIterator[bytes]:
+    @property
+    def complete(self) -> bool:
+        return False
+
+    def take_all(self) -> bytes:
+        """The whole body when ``complete`` (without waiting)."""
+        raise NotImplementedError
+
+    def body(self) -> AsyncIterator[bytes]:
         """The body as it arrives; raises ``UpstreamError`` on timeout or a broken stream."""
-        try:
-            async for chunk in self._resp.content.iter_any():
-                yield chunk
-        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
-            raise UpstreamError("timeout", f"upstream body read timed out: {exc}") from exc
-        except aiohttp.ClientError as exc:
-            raise UpstreamError("protocol", f"upstream body broke off: {exc}") from exc
+        raise NotImplementedError
 
     async def read(self, limit: int) -> tuple[list[bytes], bool]:
         """Buffer the body up to ``limit`` bytes: (chunks read, whether that was all).
@@ -133,11 +143,82 @@ class UpstreamResponse:
         return parts, True
 
     def release(self) -> None:
-        self._resp.release()
+        """The body was read to the end: the connection can be reused."""
+        raise NotImplementedError
 
     def close(self) -> None:
         """Drop the connection (the body was not read to the end)."""
+        raise NotImplementedError
+
+
+def _clean(raw: Sequence[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    out: list[tuple[bytes, bytes]] = []
+    for k, v in raw:
+        name = k.lower()
+        if name not in _HOP_BYTES:
+            out.append((name, v))
+    return out
+
+
+class _Http1Response(UpstreamResponse):
+    """The default client's answer (``gateway/http1.py``)."""
+
+    __slots__ = ("_resp",)
+
+    def __init__(self, resp: http1.Response, read_timeout: float) -> None:
+        self._resp = resp
+        self.status = resp.status
+        self.read_timeout = read_timeout
+        self.headers = _clean(resp.headers)
+
+    @property
+    def complete(self) -> bool:
+        return self._resp.complete
+
+    def take_all(self) -> bytes:
+        return self._resp.take_all()
+
+    async def body(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._resp.chunks():
+                yield chunk
+        except http1.HTTPError as exc:
+            if exc.kind == "timeout":
+                raise UpstreamError("timeout", f"upstream body read timed out: {exc}") from exc
+            raise UpstreamError("protocol", f"upstream body broke off: {exc}") from exc
+
+    def release(self) -> None:
+        self._resp.release()
+
+    def close(self) -> None:
         self._resp.close()
+
+
+class _AiohttpResponse(UpstreamResponse):
+    """The same interface over aiohttp (only for measuring the client choice)."""
+
+    __slots__ = ("_aresp",)
+
+    def __init__(self, resp: aiohttp.ClientResponse, read_timeout: float) -> None:
+        self._aresp = resp
+        self.status = resp.status
+        self.read_timeout = read_timeout
+        self.headers = _clean(resp.raw_headers)
+
+    async def body(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._aresp.content.iter_any():
+                yield chunk
+        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
+            raise UpstreamError("timeout", f"upstream body read timed out: {exc}") from exc
+        except aiohttp.ClientError as exc:
+            raise UpstreamError("protocol", f"upstream body broke off: {exc}") from exc
+
+    def release(self) -> None:
+        self._aresp.release()
+
+    def close(self) -> None:
+        self._aresp.close()
 
 
 class _HttpxResponse(UpstreamResponse):
@@ -149,17 +230,7 @@ class _HttpxResponse(UpstreamResponse):
         self._hresp = resp
         self.status = resp.status_code
         self.read_timeout = read_timeout
-        self.headers = [(k.lower(), v) for k, v in resp.headers.raw if k.lower() not in _HOP_BYTES]
-
-    @property
-    def content_type(self) -> str | None:
-        value: str | None = self._hresp.headers.get("content-type")
-        return value
-
-    @property
-    def content_length(self) -> int | None:
-        value = self._hresp.headers.get("content-length")
-        return int(value) if value and value.isdigit() else None
+        self.headers = _clean(resp.headers.raw)
 
     async def body(self) -> AsyncIterator[bytes]:
         try:
@@ -194,21 +265,123 @@ class Probe:
 
 
 class Proxy:
-    """One pooled aiohttp session per service, created lazily inside the running loop."""
+    """Pooled keep-alive connections per upstream, created lazily inside the running loop."""
 
     def __init__(self, services: Mapping[str, ServiceSettings], pool: PoolSettings) -> None:
         self.services = dict(services)
         self.pool = pool
-        self._sessions: dict[str, aiohttp.ClientSession] = {}
         self._rr: dict[str, itertools.cycle[str]] = {}
+        self.client = os.environ.get("UNISPEC_PROXY_CLIENT", "http1")
+        """http1 (default: ``gateway/http1.py``), or aiohttp / httpx (bench rows only)."""
+        if self.client not in ("http1", "aiohttp", "httpx"):
+            self.client = "http1"
+        self._http1: http1.Client | None = None
+        self._sessions: dict[str, aiohttp.ClientSession] = {}
         self._timeouts: dict[str, aiohttp.ClientTimeout] = {}
-        self.client = os.environ.get("UNISPEC_PROXY_CLIENT", "aiohttp")
-        """aiohttp (default, measured ~10x cheaper per request) or httpx (bench only)."""
         self._httpx: dict[str, httpx.AsyncClient] = {}
 
     def update_services(self, services: Mapping[str, ServiceSettings]) -> None:
         self.services = dict(services)
         self._rr.clear()
+
+    def pick(self, service: ServiceSettings) -> str:
+        """Round robin over the service's upstream base URLs."""
+        cycle = self._rr.get(service.name)
+        if cycle is None:
+            cycle = itertools.cycle(service.upstreams)
+            self._rr[service.name] = cycle
+        return next(cycle)
+
+    def service(self, name: str) -> ServiceSettings:
+        """The enabled service with upstreams, else ``UpstreamError('unavailable')``."""
+        service = self.services.get(name)
+        if service is None or not service.enabled or not service.upstreams:
+            state = "disabled" if service is not None and not service.enabled else "not configured"
+            raise UpstreamError("unavailable", f"service {name!r} is {state}")
+        return service
+
+    def _pool(self, base_url: str, connect_timeout: float) -> http1.Pool:
+        client = self._http1
+        if client is None:
+            client = self._http1 = http1.Client(
+                max_connections=self.pool.max_connections,
+                max_idle=self.pool.keepalive,
+                keepalive_expiry=KEEPALIVE_SECONDS,
+            )
+        try:
+            return client.pool(base_url, connect_timeout)
+        except http1.HTTPError as exc:
+            raise UpstreamError("connect", exc.message) from exc
+
+    async def send(
+        self,
+        service: ServiceSettings,
+        base_url: str,
+        method: str,
+        target: str,
+        headers: Sequence[tuple[bytes, bytes]],
+        body: Body,
+        read_timeout: float | None = None,
+        length: int | None = None,
+    ) -> UpstreamResponse:
+        """Send one request; ``target`` is the raw path and query (still encoded).
+
+        ``headers`` are the end-to-end request headers (no Host, no Content-Length:
+        ``length`` is the size of a streamed ``body`` when known). ``read_timeout``
+        shortens the service's read timeout for this call (a retry must not
+        outlive the request's deadline).
+        """
+        if self.client != "http1":
+            return await self._send_other(
+                service, base_url, method, target, headers, body, read_timeout, length
+            )
+        timeout = service.read_timeout
+        connect = service.connect_timeout
+        if read_timeout is not None and read_timeout < timeout:
+            timeout = read_timeout
+            connect = min(connect, read_timeout)
+        pool = self._pool(base_url, connect)
+        sent = [False]
+        data: Body = body
+        if body is not None and not isinstance(body, bytes):
+            data = _marking(body, sent)
+        elif body:
+            sent[0] = True
+        try:
+            resp = await pool.request(
+                method, target, headers, data, length=length, read_timeout=timeout
+            )
+        except http1.HTTPError as exc:
+            if exc.kind == "timeout":
+                message = f"{base_url} did not answer within {timeout:g}s"
+            else:
+                message = f"{base_url}: {exc.message}"
+            raise UpstreamError(
+                exc.kind, message, sent_body=exc.sent_body or sent[0] or exc.kind == "timeout"
+            ) from exc
+        return _Http1Response(resp, service.read_timeout)
+
+    # -- the measured alternatives (UNISPEC_PROXY_CLIENT=aiohttp|httpx) ---------------------
+
+    async def _send_other(
+        self,
+        service: ServiceSettings,
+        base_url: str,
+        method: str,
+        target: str,
+        raw_headers: Sequence[tuple[bytes, bytes]],
+        body: Body,
+        read_timeout: float | None,
+        length: int | None,
+    ) -> UpstreamResponse:
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw_headers]
+        if length is not None and body is not None and not isinstance(body, bytes):
+            headers.append(("content-length", str(length)))
+        if self.client == "httpx":
+            return await self._send_httpx(service, base_url, method, target, headers, body)
+        return await self._send_aiohttp(
+            service, base_url, method, target, headers, body, read_timeout
+        )
 
     def _session(self, service: ServiceSettings) -> aiohttp.ClientSession:
         session = self._sessions.get(service.name)
@@ -230,51 +403,16 @@ class Proxy:
             self._sessions[service.name] = session
         return session
 
-    def _timeout(self, service: ServiceSettings) -> aiohttp.ClientTimeout:
-        timeout = self._timeouts.get(service.name)
-        if timeout is None:
-            timeout = aiohttp.ClientTimeout(
-                total=None,
-                sock_connect=service.connect_timeout,
-                sock_read=service.read_timeout,
-                ceil_threshold=1000.0,
-            )
-            self._timeouts[service.name] = timeout
-        return timeout
-
-    def pick(self, service: ServiceSettings) -> str:
-        """Round robin over the service's upstream base URLs."""
-        cycle = self._rr.get(service.name)
-        if cycle is None:
-            cycle = itertools.cycle(service.upstreams)
-            self._rr[service.name] = cycle
-        return next(cycle)
-
-    def service(self, name: str) -> ServiceSettings:
-        """The enabled service with upstreams, else ``UpstreamError('unavailable')``."""
-        service = self.services.get(name)
-        if service is None or not service.enabled or not service.upstreams:
-            state = "disabled" if service is not None and not service.enabled else "not configured"
-            raise UpstreamError("unavailable", f"service {name!r} is {state}")
-        return service
-
-    async def send(
+    async def _send_aiohttp(
         self,
         service: ServiceSettings,
         base_url: str,
         method: str,
         target: str,
-        headers: Sequence[tuple[str, str]],
+        headers: list[tuple[str, str]],
         body: Body,
-        read_timeout: float | None = None,
+        read_timeout: float | None,
     ) -> UpstreamResponse:
-        """Send one request; ``target`` is the raw path and query (still encoded).
-
-        ``read_timeout`` shortens the service's read timeout for this call (a retry
-        must not outlive the request's deadline).
-        """
-        if self.client == "httpx":
-            return await self._send_httpx(service, base_url, method, target, headers, body)
         session = self._session(service)
         url = URL(base_url + target, encoded=True)
         sent = [False]
@@ -283,24 +421,22 @@ class Proxy:
             data = _marking(body, sent)
         elif body:
             sent[0] = True
-        # A pooled keep-alive connection may have been closed by the upstream
-        # while idle; that is not the upstream failing. Replay once on a fresh
-        # connection when the body can be replayed (like urllib3/httpx do).
         stale_retry = not (body is not None and not isinstance(body, bytes))
-        timeout = self._timeout(service)
-        if read_timeout is not None and read_timeout < service.read_timeout:
-            timeout = aiohttp.ClientTimeout(
-                total=None,
-                sock_connect=min(service.connect_timeout, read_timeout),
-                sock_read=read_timeout,
-                ceil_threshold=1000.0,
-            )
+        bound = service.read_timeout
+        if read_timeout is not None:
+            bound = min(bound, read_timeout)
+        timeout = aiohttp.ClientTimeout(
+            total=None,
+            sock_connect=min(service.connect_timeout, bound),
+            sock_read=bound,
+            ceil_threshold=1000.0,
+        )
         while True:
             try:
                 resp = await session.request(
                     method,
                     url,
-                    headers=list(headers),
+                    headers=headers,
                     data=data,
                     allow_redirects=False,
                     timeout=timeout,
@@ -316,9 +452,7 @@ class Proxy:
                 raise UpstreamError("connect", f"connecting to {base_url} timed out") from exc
             except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
                 raise UpstreamError(
-                    "timeout",
-                    f"{base_url} did not answer within {timeout.sock_read:g}s",
-                    sent_body=True,
+                    "timeout", f"{base_url} did not answer within {bound:g}s", sent_body=True
                 ) from exc
             except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
                 if stale_retry:
@@ -327,7 +461,7 @@ class Proxy:
                 raise UpstreamError("protocol", f"{base_url}: {exc}", sent_body=sent[0]) from exc
             except aiohttp.ClientError as exc:
                 raise UpstreamError("protocol", f"{base_url}: {exc}", sent_body=sent[0]) from exc
-        return UpstreamResponse(resp, service.read_timeout)
+        return _AiohttpResponse(resp, service.read_timeout)
 
     async def _send_httpx(
         self,
@@ -335,7 +469,7 @@ class Proxy:
         base_url: str,
         method: str,
         target: str,
-        headers: Sequence[tuple[str, str]],
+        headers: list[tuple[str, str]],
         body: Body,
     ) -> UpstreamResponse:
         client = self._httpx.get(service.name)
@@ -355,9 +489,7 @@ class Proxy:
                 follow_redirects=False,
             )
             self._httpx[service.name] = client
-        request = client.build_request(
-            method, base_url + target, headers=list(headers), content=body
-        )
+        request = client.build_request(method, base_url + target, headers=headers, content=body)
         try:
             resp = await client.send(request, stream=True)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
@@ -370,28 +502,33 @@ class Proxy:
             raise UpstreamError("protocol", f"{base_url}: {exc}", sent_body=True) from exc
         return _HttpxResponse(resp, service.read_timeout)
 
+    # -- health ---------------------------------------------------------------------------
+
     async def probe(self, service: ServiceSettings, base_url: str, path: str = "/") -> Probe:
         """One active health check: any HTTP answer below 500 means the upstream is up."""
-        session = self._session(service)
         start = time.perf_counter()
-        timeout = aiohttp.ClientTimeout(
-            total=service.connect_timeout + min(service.read_timeout, 5.0),
-            sock_connect=service.connect_timeout,
-        )
         try:
-            async with session.get(
-                URL(base_url + path, encoded=True), timeout=timeout, allow_redirects=False
-            ) as resp:
-                await resp.read()
-                latency = time.perf_counter() - start
-                ok = resp.status < 500
-                return Probe(
-                    base_url, ok, latency, None if ok else f"HTTP {resp.status}", resp.status
+            pool = self._pool(base_url, service.connect_timeout)
+            async with asyncio.timeout(service.connect_timeout + min(service.read_timeout, 5.0)):
+                resp = await pool.request(
+                    "GET", path, (), None, read_timeout=min(service.read_timeout, 5.0)
                 )
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            return Probe(base_url, False, None, f"{type(exc).__name__}: {exc}".strip())
+                try:
+                    async for _ in resp.chunks():
+                        pass
+                finally:
+                    resp.release()
+        except (http1.HTTPError, UpstreamError, TimeoutError, OSError) as exc:
+            message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}".strip()
+            return Probe(base_url, False, None, message)
+        latency = time.perf_counter() - start
+        ok = resp.status < 500
+        return Probe(base_url, ok, latency, None if ok else f"HTTP {resp.status}", resp.status)
 
     async def close(self) -> None:
+        if self._http1 is not None:
+            self._http1.close()
+            self._http1 = None
         sessions = list(self._sessions.values())
         self._sessions.clear()
         clients = list(self._httpx.values())
@@ -400,7 +537,6 @@ class Proxy:
             await client.aclose()
         for session in sessions:
             await session.close()
-        await asyncio.sleep(0)
 
 
 async def _marking(body: AsyncIterable[bytes], sent: list[bool]) -> AsyncIterator[bytes]:

@@ -28,6 +28,7 @@ import uvloop
 
 from unispec.errors import GatewayConfigError
 from unispec.gateway.app import GatewayApp, build_gateway_app
+from unispec.gateway.middleware import reseed_request_ids
 from unispec.gateway.observability import LOGGER, configure_logging
 from unispec.gateway.settings import GatewaySettings
 from unispec.model import UnifiedSpec
@@ -181,6 +182,7 @@ def _run_forked(spec: UnifiedSpec, app: GatewayApp, p: Plan) -> None:
         pid = os.fork()
         if pid == 0:  # child
             code = 0
+            reseed_request_ids()
             try:
                 uvloop.run(_run_servers(job))
             except BaseException:
