@@ -166,6 +166,26 @@ def serve_gateway(config_path: str) -> None:
             on_ready=lambda p: print(f"READY {p.gateway_url}", flush=True),
         )
         return
+    if stack == "granian":
+        # The same app under granian (Rust HTTP server, ASGI interface, uvloop).
+        import asyncio
+        import gc
+
+        import uvloop
+        from granian.constants import Interfaces  # type: ignore[import-not-found]
+        from granian.server.embed import Server as Granian  # type: ignore[import-not-found]
+
+        from unispec.gateway.app import build_gateway_app
+
+        app = build_gateway_app(spec, settings)
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(20_000, 50, 100)
+        port = free_port()
+        server = Granian(app, address="127.0.0.1", port=port, interface=Interfaces.ASGI)
+        print(f"READY http://127.0.0.1:{port}", flush=True)
+        uvloop.run(server.serve())
+        return
     # asyncio + h11: the same app under the slower server stack, for the comparison.
     import asyncio
 
@@ -253,6 +273,14 @@ def ensure_fastapi() -> None:
     except ModuleNotFoundError:
         print("installing fastapi into the venv (naive-proxy row only) ...", flush=True)
         subprocess.run([PY, "-m", "pip", "install", "-q", "fastapi"], check=True)
+
+
+def ensure_granian() -> None:
+    try:
+        import granian  # noqa: F401
+    except ModuleNotFoundError:
+        print("installing granian into the venv (server-choice row only) ...", flush=True)
+        subprocess.run([PY, "-m", "pip", "install", "-q", "granian"], check=True)
 
 
 class Server:
@@ -457,6 +485,8 @@ def main() -> None:
     wrk = ensure_debian("wrk", "wrk")
     nginx = ensure_debian("nginx", "nginx")
     ensure_fastapi()
+    if args.variants:
+        ensure_granian()
     prism = None if args.no_prism else ensure_prism()
     sys.path.insert(0, str(ROOT / "src"))
     from unispec.tokens import mint_token
@@ -596,6 +626,7 @@ def main() -> None:
                     {"env": {"UNISPEC_LOG_LEVEL": "INFO"}},
                 ),
                 ("unispec, validation, asyncio + h11", {}, {"stack": "asyncio"}),
+                ("unispec, validation, granian (ASGI) server", {}, {"stack": "granian"}),
                 (
                     "unispec, validation, aiohttp client",
                     {},

@@ -15,7 +15,7 @@ from unispec.cli._common import ProjectOption, guarded
 from unispec.config import load_config
 from unispec.model import ServiceConfig, UnifiedSpec
 
-if TYPE_CHECKING:  # the server stack (aiohttp, uvicorn) loads only for serve/up
+if TYPE_CHECKING:  # the server stack (uvicorn, prometheus) loads only for serve/up
     from unispec.gateway.settings import GatewaySettings
 
 

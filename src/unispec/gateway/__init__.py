@@ -8,7 +8,7 @@ Library API (``unispec serve``/``up`` are thin wrappers around it)::
     serve(spec, settings)                        # or: gateway + built-in mocks on uvicorn
 
 The names are resolved lazily so that importing a pure submodule (``routing``,
-``validation``: the mock uses them) does not pull in aiohttp and prometheus.
+``validation``: the mock uses them) does not pull in the server stack and prometheus.
 """
 
 from __future__ import annotations

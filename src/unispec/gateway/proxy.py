@@ -22,14 +22,14 @@ import os
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
-
-import aiohttp
-import httpx
-from yarl import URL
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from unispec.gateway import http1
 from unispec.gateway.settings import PoolSettings, ServiceSettings
+
+if TYPE_CHECKING:  # the measured alternatives load only when selected
+    import aiohttp
+    import httpx
 
 HOP_BY_HOP = frozenset(
     {
@@ -206,6 +206,8 @@ class _AiohttpResponse(UpstreamResponse):
         self.headers = _clean(resp.raw_headers)
 
     async def body(self) -> AsyncIterator[bytes]:
+        import aiohttp
+
         try:
             async for chunk in self._aresp.content.iter_any():
                 yield chunk
@@ -233,6 +235,8 @@ class _HttpxResponse(UpstreamResponse):
         self.headers = _clean(resp.headers.raw)
 
     async def body(self) -> AsyncIterator[bytes]:
+        import httpx
+
         try:
             async for chunk in self._hresp.aiter_raw():
                 yield chunk
@@ -384,6 +388,8 @@ class Proxy:
         )
 
     def _session(self, service: ServiceSettings) -> aiohttp.ClientSession:
+        import aiohttp
+
         session = self._sessions.get(service.name)
         if session is None or session.closed:
             connector = aiohttp.TCPConnector(
@@ -413,6 +419,9 @@ class Proxy:
         body: Body,
         read_timeout: float | None,
     ) -> UpstreamResponse:
+        import aiohttp
+        from yarl import URL
+
         session = self._session(service)
         url = URL(base_url + target, encoded=True)
         sent = [False]
@@ -472,6 +481,8 @@ class Proxy:
         headers: list[tuple[str, str]],
         body: Body,
     ) -> UpstreamResponse:
+        import httpx
+
         client = self._httpx.get(service.name)
         if client is None:
             client = httpx.AsyncClient(
