@@ -667,7 +667,7 @@ def test_unknown_path_and_method(client: Client) -> None:
     assert r.json()["error"]["code"] == "NOT_FOUND"
     r = client.request("PUT", COURSES)
     assert r.status_code == 405
-    assert set(r.headers["allow"].split(", ")) == {"GET", "POST"}
+    assert set(r.headers["allow"].split(", ")) == {"GET", "HEAD", "POST"}
     # another service's operation is not served here
     assert client.request("GET", "/api/v1/users/u1").status_code == 404
 

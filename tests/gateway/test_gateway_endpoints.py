@@ -114,7 +114,7 @@ def test_cors_preflight_answered_at_the_gateway() -> None:
     )
     assert ok.status_code == 204
     assert ok.headers["access-control-allow-origin"] == "http://localhost:3000"
-    assert ok.headers["access-control-allow-methods"] == "DELETE, GET"
+    assert ok.headers["access-control-allow-methods"] == "DELETE, GET, HEAD"
     assert ok.headers["access-control-allow-credentials"] == "true"
     assert ok.headers["access-control-max-age"] == "600"
     assert ok.headers["access-control-allow-headers"] == "authorization, x-client-version"

@@ -65,6 +65,19 @@ def test_generated_request_id_reaches_upstream(gateway: Proc) -> None:
     assert dict(r.json()["headers"])["x-request-id"] == rid
 
 
+def test_head_is_answered_like_get_without_a_body(gateway: Proc) -> None:
+    """HEAD goes to the GET operation (RFC 9110), upstream and back, with no body."""
+    with httpx.Client(timeout=10) as client:
+        get = client.get(gateway.url + "/echo")
+        head = client.head(gateway.url + "/echo", headers={"X-Request-ID": "head-1"})
+        again = client.get(gateway.url + "/echo")
+    assert get.status_code == head.status_code == again.status_code == 200
+    assert head.content == b""
+    assert head.headers["x-request-id"] == "head-1"
+    assert head.headers["content-type"] == get.headers["content-type"]
+    assert again.json()["raw_path"] == "/echo"
+
+
 def test_upstream_down_is_502_within_connect_timeout(gateway: Proc) -> None:
     start = time.monotonic()
     r = httpx.get(gateway.url + "/down", timeout=10)

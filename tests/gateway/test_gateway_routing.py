@@ -51,7 +51,13 @@ def test_method_mismatch_reports_allowed() -> None:
     r.add("GET", "/x", "g")
     r.add("POST", "/x", "p")
     m = r.match("PUT", "/x")
-    assert m is not None and m.target is None and m.allowed == ("GET", "POST")
+    assert m is not None and m.target is None and m.allowed == ("GET", "HEAD", "POST")
+    head = r.match("HEAD", "/x")
+    assert head is not None and head.target == "g"  # HEAD is served by the GET operation
+    r.add("HEAD", "/z", "h")
+    r.add("GET", "/z", "zg")
+    z = r.match("HEAD", "/z")
+    assert z is not None and z.target == "h"  # a declared HEAD operation wins
     assert r.match("GET", "/y") is None
     assert r.match("GET", "/x/") is None
     assert r.match("GET", "/") is None

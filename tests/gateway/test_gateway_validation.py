@@ -157,7 +157,7 @@ def test_not_found_and_method_not_allowed(app: GatewayApp) -> None:
     assert r.json()["error"]["code"] == "NOT_FOUND"
     r = call(app, "PATCH", "/pets/3")
     assert r.status_code == 405
-    assert r.headers["allow"] == "DELETE, GET"
+    assert r.headers["allow"] == "DELETE, GET, HEAD"
     assert r.json()["error"]["code"] == "METHOD_NOT_ALLOWED"
 
 

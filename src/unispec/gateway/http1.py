@@ -29,6 +29,7 @@ proxy maps them to the gateway's 502/504.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
@@ -78,7 +79,10 @@ class Origin:
         if scheme not in ("http", "https") or not parts.hostname:
             raise HTTPError("connect", f"unsupported upstream URL {base_url!r}")
         default = 443 if scheme == "https" else 80
-        port = parts.port or default
+        try:
+            port = parts.port or default
+        except ValueError as exc:  # a port out of range or not a number
+            raise HTTPError("connect", f"unsupported upstream URL {base_url!r}: {exc}") from exc
         host = parts.hostname
         shown = f"[{host}]" if ":" in host else host
         host_header = shown if port == default else f"{shown}:{port}"
@@ -129,7 +133,12 @@ class Connection(asyncio.Protocol):
         except httptools.HttpParserUpgrade:
             self._fail(HTTPError("protocol", "the upstream switched protocols"))
         except httptools.HttpParserError as exc:
-            self._fail(HTTPError("protocol", f"malformed response from the upstream: {exc}"))
+            if self.complete:
+                # Junk after a whole answer (a wrong Content-Length, say): the answer
+                # stands, only the connection is spoilt.
+                self._spoil()
+            else:
+                self._fail(HTTPError("protocol", f"malformed response from the upstream: {exc}"))
 
     def eof_received(self) -> bool | None:
         return None  # close the transport; connection_lost follows
@@ -165,10 +174,19 @@ class Connection(asyncio.Protocol):
 
     # -- parser callbacks -----------------------------------------------------------------
 
+    def on_message_begin(self) -> None:
+        if self.complete:
+            # A message nobody asked for (after the answer, or while idle): ignored, and
+            # the connection is not reused, since where the next answer starts is unknown.
+            self._spoil()
+
     def on_header(self, name: bytes, value: bytes) -> None:
-        self.headers.append((name, value))
+        if not self.complete:
+            self.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
+        if self.complete:
+            return  # an unsolicited message (see on_message_begin)
         status = self.parser.get_status_code()
         if 100 <= status < 200:
             self.headers = []  # 1xx interim answer: the real one follows
@@ -214,6 +232,15 @@ class Connection(asyncio.Protocol):
         waiter = self.waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+
+    def _spoil(self) -> None:
+        self.keep_alive = False
+        if self.transport is not None:
+            self.transport.close()
+
+    def on_writer_done(self, writer: asyncio.Task[None]) -> None:
+        if not writer.cancelled() and writer.exception() is not None:
+            self._wake()
 
     def _fail(self, error: HTTPError) -> None:
         if self.error is None:
@@ -284,10 +311,14 @@ class Connection(asyncio.Protocol):
             return None
         chunk = self.chunks.popleft()
         self.buffered -= len(chunk)
-        if self.read_paused and self.buffered < LOW_WATER and self.transport is not None:
+        if self.buffered < LOW_WATER:
+            self.resume()
+        return chunk
+
+    def resume(self) -> None:
+        if self.read_paused and self.transport is not None:
             self.read_paused = False
             self.transport.resume_reading()
-        return chunk
 
     def reusable(self) -> bool:
         return (
@@ -317,6 +348,13 @@ class Response:
         self.status = conn.status
         self.headers = conn.headers
 
+    def __del__(self) -> None:
+        # A response dropped without release()/close() (a bug upstream of this
+        # module) must not keep its pool slot forever: the pool would run dry.
+        if not self._done:
+            with contextlib.suppress(Exception):
+                self.close()
+
     @property
     def complete(self) -> bool:
         """True when the whole body has arrived (it can be taken without waiting)."""
@@ -326,11 +364,14 @@ class Response:
         """The whole body, when ``complete``."""
         conn = self._conn
         if len(conn.chunks) == 1:
-            conn.buffered = 0
-            return conn.chunks.popleft()
-        data = b"".join(conn.chunks)
-        conn.chunks.clear()
+            data = conn.chunks.popleft()
+        else:
+            data = b"".join(conn.chunks)
+            conn.chunks.clear()
         conn.buffered = 0
+        # The last bytes may have pushed the buffer past HIGH_WATER as the body
+        # completed: a connection going back to the pool must be readable again.
+        conn.resume()
         return data
 
     async def chunks(self) -> AsyncIterator[bytes]:
@@ -356,9 +397,10 @@ class Response:
         conn = self._conn
         conn.cancel_timer()
         writer = self._writer
-        if writer is not None and not writer.done():
-            # The upstream answered before the upload finished: the connection
-            # cannot carry another request.
+        if writer is not None and not _wrote_all(writer):
+            # The upstream answered before the upload finished (or the upload broke
+            # off): it still expects the rest of that body, so the connection cannot
+            # carry another request.
             writer.cancel()
             conn.close()
         conn.pool.put(conn)
@@ -368,7 +410,7 @@ class Response:
         if self._done:
             return
         self._done = True
-        if self._writer is not None and not self._writer.done():
+        if self._writer is not None and not _wrote_all(self._writer):
             self._writer.cancel()
         self._conn.close()
         self._conn.pool.put(self._conn)
@@ -399,11 +441,63 @@ class Pool:
         self.idle: list[Connection] = []
         self.open = 0
         self.waiters: deque[asyncio.Future[None]] = deque()
+        self.closed = False
 
     # -- connections ----------------------------------------------------------------------
 
-    async def _acquire(self) -> tuple[Connection, bool]:
-        """A connection and whether it was reused from the idle list."""
+    async def _acquire(
+        self, connect_timeout: float, wait_timeout: float
+    ) -> tuple[Connection, bool]:
+        """A connection and whether it was reused from the idle list.
+
+        With ``max_connections`` in use, waiting for one is bounded by
+        ``wait_timeout`` (the request's read timeout): a saturated upstream
+        gives a timeout, not a request parked forever.
+        """
+        conn = self._take_idle()
+        if conn is not None:
+            return conn, True
+        deadline = None
+        while self.open >= self.max_connections:
+            if deadline is None:
+                deadline = self.loop.time() + wait_timeout
+            waiter = self.loop.create_future()
+            self.waiters.append(waiter)
+            try:
+                async with asyncio.timeout_at(deadline):
+                    await waiter
+            except TimeoutError:
+                if waiter in self.waiters:
+                    self.waiters.remove(waiter)
+                elif waiter.done() and not waiter.cancelled():
+                    self._notify()
+                origin = self.origin
+                raise HTTPError(
+                    "timeout",
+                    f"no free connection to {origin.host}:{origin.port} within "
+                    f"{wait_timeout:g}s (all {self.max_connections} in use)",
+                ) from None
+            except BaseException:
+                if waiter in self.waiters:
+                    self.waiters.remove(waiter)
+                elif waiter.done() and not waiter.cancelled():
+                    # Woken, then cancelled before running: pass the wake-up on, or
+                    # the next waiter sleeps although a connection is free.
+                    self._notify()
+                raise
+            conn = self._take_idle()
+            if conn is not None:
+                return conn, True
+        self.open += 1
+        try:
+            return await self._connect(connect_timeout), False
+        except BaseException:
+            self.open -= 1
+            self._notify()
+            raise
+
+    def _take_idle(self) -> Connection | None:
+        """The most recently used idle connection still fit for reuse (LIFO)."""
         now = self.loop.time()
         idle = self.idle
         while idle:
@@ -412,33 +506,13 @@ class Pool:
                 conn.close()
                 self.open -= 1
                 continue
-            return conn, True
-        while self.open >= self.max_connections:
-            waiter = self.loop.create_future()
-            self.waiters.append(waiter)
-            try:
-                await waiter
-            except BaseException:
-                if waiter in self.waiters:
-                    self.waiters.remove(waiter)
-                raise
-            if idle:
-                conn = idle.pop()
-                if not conn.closed:
-                    return conn, True
-                self.open -= 1
-        self.open += 1
-        try:
-            return await self._connect(), False
-        except BaseException:
-            self.open -= 1
-            self._notify()
-            raise
+            return conn
+        return None
 
-    async def _connect(self) -> Connection:
+    async def _connect(self, connect_timeout: float) -> Connection:
         origin = self.origin
         try:
-            async with asyncio.timeout(self.connect_timeout):
+            async with asyncio.timeout(connect_timeout):
                 _, conn = await self.loop.create_connection(
                     lambda: Connection(self),
                     origin.host,
@@ -449,8 +523,7 @@ class Pool:
         except TimeoutError as exc:
             raise HTTPError(
                 "connect",
-                f"connecting to {origin.host}:{origin.port} timed out "
-                f"after {self.connect_timeout:g}s",
+                f"connecting to {origin.host}:{origin.port} timed out after {connect_timeout:g}s",
             ) from exc
         except (OSError, ssl.SSLError) as exc:
             reason = (exc.strerror or str(exc)) if isinstance(exc, OSError) else str(exc)
@@ -461,7 +534,7 @@ class Pool:
 
     def put(self, conn: Connection) -> None:
         """Give a connection back after an exchange (closed ones just free their slot)."""
-        if conn.reusable() and len(self.idle) < self.max_idle:
+        if not self.closed and conn.reusable() and len(self.idle) < self.max_idle:
             conn.idle_since = self.loop.time()
             self.idle.append(conn)
         else:
@@ -477,6 +550,7 @@ class Pool:
                 return
 
     def close(self) -> None:
+        self.closed = True  # exchanges still running close their connection when done
         for conn in self.idle:
             conn.close()
         self.open -= len(self.idle)
@@ -493,16 +567,25 @@ class Pool:
         *,
         length: int | None = None,
         read_timeout: float = 30.0,
+        connect_timeout: float | None = None,
+        pool_timeout: float | None = None,
     ) -> Response:
         """Send one request and return once the response head has arrived.
 
         ``target`` is the raw path and query, appended to the base URL's path.
         ``length`` is the body's size when it streams (else it is sent chunked).
+        ``connect_timeout`` bounds opening a connection for this call only (default:
+        the pool's), so a retry near its deadline does not need a pool of its own.
+        ``pool_timeout`` bounds waiting for a free connection when all
+        ``max_connections`` are in use (default: ``read_timeout``).
         """
         replayable = body is None or isinstance(body, bytes)
         head = self._head(method, target, headers, body, length)
         while True:
-            conn, reused = await self._acquire()
+            conn, reused = await self._acquire(
+                self.connect_timeout if connect_timeout is None else connect_timeout,
+                read_timeout if pool_timeout is None else pool_timeout,
+            )
             try:
                 return await self._exchange(conn, method, head, body, read_timeout, reused)
             except _Stale:
@@ -557,6 +640,7 @@ class Pool:
         if transport is None or conn.closed:
             raise _Stale() if reused else HTTPError("protocol", "connection closed")
         writer: asyncio.Task[None] | None = None
+        has_body = bool(body) if isinstance(body, bytes) else body is not None
         if body is None:
             transport.write(head)
         elif isinstance(body, bytes):
@@ -568,6 +652,9 @@ class Pool:
             transport.write(head)
             chunked = b"transfer-encoding: chunked\r\n" in head
             writer = self.loop.create_task(_write_body(conn, body, chunked))
+            # A body source that fails (the client went away) must end the wait for
+            # the head now, not at the read timeout.
+            writer.add_done_callback(conn.on_writer_done)
         try:
             while not conn.head_done:
                 if conn.error is not None:
@@ -575,6 +662,9 @@ class Pool:
                     stale = reused and writer is None and not conn.got_bytes
                     if stale and error.kind == "protocol":
                         raise _Stale()
+                    if has_body and not error.sent_body:
+                        # The request went out: its body may have reached the upstream.
+                        raise HTTPError(error.kind, error.message, sent_body=True)
                     raise error
                 if writer is not None and writer.done() and writer.exception() is not None:
                     exc = writer.exception()
@@ -592,6 +682,11 @@ class Pool:
         if conn.complete:
             conn.cancel_timer()
         return Response(conn, writer)
+
+
+def _wrote_all(writer: asyncio.Task[None]) -> bool:
+    """Whether the body writer finished cleanly (retrieves its exception if any)."""
+    return writer.done() and not writer.cancelled() and writer.exception() is None
 
 
 async def _write_body(conn: Connection, body: AsyncIterable[bytes], chunked: bool) -> None:
@@ -625,10 +720,17 @@ class Client:
         self.max_connections = max_connections
         self.max_idle = max_idle
         self.keepalive_expiry = keepalive_expiry
-        self._pools: dict[tuple[str, float], tuple[Pool, Origin]] = {}
+        self._pools: dict[str, tuple[Pool, Origin]] = {}
 
     def pool(self, base_url: str, connect_timeout: float) -> Pool:
-        key = (base_url, connect_timeout)
+        """The one pool of ``base_url``; ``connect_timeout`` is its default on creation.
+
+        Keyed by the URL alone: a key that included the connect timeout gave every
+        distinct per-call bound (retries near their deadline) a pool of its own,
+        with its own ``max_connections`` budget and idle connections nobody reaped.
+        A shorter bound for one call goes to ``Pool.request(connect_timeout=...)``.
+        """
+        key = base_url
         entry = self._pools.get(key)
         if entry is None:
             origin = Origin.parse(base_url)

@@ -349,11 +349,15 @@ class Proxy:
         data: Body = body
         if body is not None and not isinstance(body, bytes):
             data = _marking(body, sent)
-        elif body:
-            sent[0] = True
         try:
             resp = await pool.request(
-                method, target, headers, data, length=length, read_timeout=timeout
+                method,
+                target,
+                headers,
+                data,
+                length=length,
+                read_timeout=timeout,
+                connect_timeout=connect,
             )
         except http1.HTTPError as exc:
             if exc.kind == "timeout":

@@ -107,7 +107,10 @@ class Router(Generic[T]):
             raise RouteConflict(f"{key} {template} collides with {key} {node.template}")
         param_names = tuple(n for seg in split_path(template) for n in _PARAM.findall(seg))
         node.methods[key] = (target, template, param_names)
-        node.allowed = tuple(sorted(node.methods))
+        allowed = set(node.methods)
+        if "GET" in allowed:
+            allowed.add("HEAD")  # RFC 9110 9.3.2: a GET resource answers HEAD too
+        node.allowed = tuple(sorted(allowed))
         self.size += 1
 
     def match(self, method: str, raw_path: str) -> Match[T] | None:
@@ -118,6 +121,8 @@ class Router(Generic[T]):
         if node is None or node.methods is None:
             return None
         entry = node.methods.get(method)
+        if entry is None and method == "HEAD":
+            entry = node.methods.get("GET")
         if entry is None:
             return Match(None, node.template, {}, node.allowed)
         target, template, names = entry
