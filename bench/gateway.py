@@ -12,12 +12,14 @@ all: nginx returning a fixed JSON body.
 6. unispec, full request validation      params + JSON body (jsonschema-rs, formats on)
 
 plus the variants that chose the stack (``--variants``): our gateway with validation on
-and response validation ``report``; with asyncio + h11 instead of uvloop + httptools;
-with 2 worker processes; on a 5,000-operation contract (the request hits the last
-operation); and the naive proxy with 2 workers. Python rows run 1 worker unless the
-row says otherwise. For each row: median requests/s, p50 and p99 over the rounds,
-the ratios that the goals name, and the server's CPU time per request (from /proc,
-steadier than req/s on a machine shared with other work).
+and response validation ``report``; with the access log on; with asyncio + h11 instead
+of uvloop + httptools; under granian (ASGI) instead of uvicorn; with the aiohttp or
+httpx client instead of ours (``UNISPEC_PROXY_CLIENT``); with 2 worker processes; on a
+5,000-operation contract (the request hits the last operation); and the naive proxy
+with 2 workers. Python rows run 1 worker unless the row says otherwise. For each row:
+median requests/s, p50 and p99 over the rounds, the ratios that the goals name, and
+the server's CPU time per request (from /proc, steadier than req/s on a machine shared
+with other work).
 
 With ``--policies``: validation + JWT (HS256 bearer) + rate limit with the memory
 backend, and with a local redis-server (Debian package) as the backend; the limit is
@@ -822,11 +824,20 @@ def render(results: dict[str, list[dict[str, float]]], args: Any, routing: dict[
         ratios.append(
             f"- ours (validating) = {100 * full / nginx_rps:.1f}% of nginx's proxy throughput"
         )
+    two = get("unispec, validation, 2 workers")
+    naive_two = get("naive proxy: FastAPI + httpx, 2 workers")
+    if two and prism_rps:
+        extra = f", {two / naive_two:.1f}× the naive proxy with 2 workers" if naive_two else ""
+        ratios.append(f"- ours (validating, 2 workers) / Prism: {two / prism_rps:.1f}×{extra}")
     if full:
-        ratios.append(
-            f"- our p99 at {args.connections} connections: {med[full_name]['p99']:.2f} ms "
-            "(goal < 10 ms)"
-        )
+        p99 = f"- our p99 at {args.connections} connections: {med[full_name]['p99']:.2f} ms"
+        p99 += " (goal < 10 ms)"
+        if two:
+            p99 += f"; with 2 workers {get('unispec, validation, 2 workers', 'p99'):.2f} ms"
+        nginx_p99 = get("nginx reverse proxy (keep-alive, 1 worker)", "p99")
+        if nginx_p99:
+            p99 += f"; nginx's own proxy row: {nginx_p99:.2f} ms"
+        ratios.append(p99)
     lines += ratios
     lines += [
         "",
@@ -844,35 +855,57 @@ One run starts every server side by side (nginx upstream returning a fixed JSON 
 nginx reverse proxy, the naive FastAPI + httpx proxy, Prism's validating proxy, our
 gateway in several configurations), then runs `wrk -t2 -c64` with the same POST of a
 10-field JSON body against each row in turn, for 3 interleaved rounds, and reports
-medians. The machine has 2 cores shared by wrk, the proxy and the upstream (and, while
-this was measured, by other engineers' test suites), so absolute req/s move from run to
-run; the ratios within one run and the server's CPU time per request (read from /proc
-for the server's process tree) are the steadier figures.
+medians. The machine has 2 cores shared by wrk, the proxy and the upstream, so absolute
+req/s move from run to run; the ratios within one run and the server's CPU time per
+request (read from /proc for the server's process tree) are the steadier figures.
 
 What the variant rows decided (kept in the code):
 
-- **HTTP client: aiohttp.** Same gateway, same everything, `UNISPEC_PROXY_CLIENT=httpx`
-  swaps the client inside `gateway/proxy.py`: httpx costs several times the CPU per
-  request of aiohttp (the toolchain notes measured ~1.4 ms vs 0.1–0.2 ms per request).
-  The choice stays inside `proxy.py`.
-- **Server: uvicorn + uvloop + httptools** (vs asyncio + h11 in the row below), with
-  `proxy_headers`, access log, `Date`/`Server` headers of uvicorn off (our own JSON access
-  log is one line per request; its cost is its own row). granian was not measured (not
-  installed here).
+- **HTTP client: our own, `gateway/http1.py`** (asyncio protocols + httptools, the
+  parser uvicorn uses). Same gateway, same everything, `UNISPEC_PROXY_CLIENT=aiohttp|httpx`
+  swaps the client inside `gateway/proxy.py` (rows "aiohttp client", "httpx client").
+  aiohttp's `session.request` was the largest single cost of the gateway (a dozen
+  objects, timers, trace hooks and a writer per call; py-spy put 31–42% of samples
+  there), httpx costs several times aiohttp. The lean client does only what
+  forwarding needs: LIFO keep-alive pool per upstream, head and small body in one
+  write, streaming both ways with flow control, connect/read/pool timeouts, one
+  replay of a stale kept-alive connection when the body is replayable. 54 network
+  tests against scripted raw upstreams (`tests/gateway/test_gateway_http1.py`).
+- **Server: uvicorn + uvloop + httptools**, with one change: writes made in one loop
+  iteration leave in one send (uvicorn writes a response's head and body separately:
+  two system calls per response; joining them measured ~8% CPU per request). Against
+  granian 2.8 running the same ASGI app (row "granian (ASGI) server"; granian's RSGI
+  interface, measured by hand with an adapter, was no faster and percent-decodes the
+  path, which would lose `%2F`) and asyncio + h11 (row). `proxy_headers`, uvicorn's
+  access log and `Date`/`Server` headers are off (our own JSON access log is one line
+  per request; its cost is its own row).
+- **Heap:** after compiling, `gc.freeze()` and a larger young-generation threshold:
+  full collections no longer walk the compiled contract in the middle of requests
+  (p99 roughly halved in side-by-side runs).
+- **Pool size:** `upstream_pool.keepalive` defaults to `max_connections` (100); with
+  the old 20, 64 concurrent requests churned connections (a tenth of the CPU in
+  `connect`).
 - **No framework on the request path.** The gateway is a plain ASGI callable: no
   Starlette routing (linear) and no middleware stack (a `send` wrapper per layer).
   Routing is a segment trie: matching 5,000 operations costs what 10 do (last line of
   the table; and the 5,000-operation row end to end).
 - **Workers.** `gateway.workers` / `--workers N` forks N processes sharing the socket
-  after compiling once; on 2 cores shared with wrk and the upstream, 2 workers gain
-  little (see the row) — on a bigger machine that is the knob.
+  after compiling once (row "2 workers"; the naive proxy gets the same row).
 - **Validation** is jsonschema-rs compiled once per operation (formats on); the body is
-  parsed with orjson when installed (≈4× faster than `json` for these bodies; the
-  result is the same, `json` stays the fallback).
+  parsed with orjson (≈4× faster than `json` for these bodies; same result).
 
-What bounds our throughput (py-spy, below): the socket writes of uvicorn and aiohttp and
-aiohttp's request/response machinery; validation and routing are a few percent of the
-samples. nginx does the same proxying in C at a few tens of µs of CPU per request.
+What bounds our throughput (py-spy, below): per request the gateway makes four socket
+system calls (read the request, write upstream, read the answer, write the response)
+and runs uvicorn's per-request machinery (a task, an event, the ASGI messages); our own
+routing, validation, policies and metrics are each a few percent of the samples. A
+bare uvicorn + raw-socket proxy doing nothing else measured ~140 µs of CPU per request
+here; nginx does the same proxying in C at ~40 µs.
+
+**On the p99 goal (< 10 ms at 64 connections).** wrk keeps 64 requests in flight, so by
+Little's law the mean latency is 64 / throughput: a p99 under 10 ms needs well over
+6,400 requests/s with a tight tail, on 2 cores that wrk (about a third of a core) and
+the upstream share. nginx's own proxy row has a p99 of about that; one Python process
+at ~250 µs of CPU per request cannot, and two workers get closer but not there.
 """
 
 
