@@ -194,3 +194,59 @@ def test_structured_access_log_line(caplog: Any) -> None:
     assert line["status"] == r.status_code == 422
     assert line["clientIp"] == "203.0.113.7"
     assert line["duration_ms"] >= 0 and line["upstream_ms"] is None
+
+
+def test_access_log_fast_path_writes_the_formatter_s_json(monkeypatch: Any) -> None:
+    """With only the gateway's own stderr handler, lines skip logging but keep their shape."""
+    import asyncio
+    import io
+    import logging
+
+    from unispec.gateway.observability import ACCESS_LOGGER, AccessLog, configure_logging
+
+    root = logging.getLogger("unispec")
+    saved = (list(root.handlers), root.level, root.propagate)
+    for h in list(root.handlers):
+        root.removeHandler(h)
+    stream = io.StringIO()
+    monkeypatch.setattr("sys.stderr", stream)
+    try:
+        configure_logging("INFO")
+        log = AccessLog(True)
+        assert log.active()
+        kw: dict[str, Any] = {
+            "method": "GET",
+            "path": "/pets/1",
+            "operation_id": "getPet",
+            "service": "pets",
+            "status": 200,
+            "duration": 0.0123456,
+            "upstream_duration": 0.01,
+            "client_ip": "127.0.0.1",
+        }
+        log.write(request_id="outside-loop", **kw)
+
+        async def in_loop() -> str:
+            log.write(request_id="a", **kw)
+            log.write(request_id="b", **kw)
+            before = stream.getvalue()
+            await asyncio.sleep(0)  # the buffered lines leave at the end of the iteration
+            return before
+
+        before = asyncio.run(in_loop())
+        lines = [json.loads(x) for x in stream.getvalue().splitlines()]
+        assert [x["requestId"] for x in lines] == ["outside-loop", "a", "b"]
+        assert before.count("\n") == 1
+        first = lines[0]
+        assert list(first)[:4] == ["ts", "level", "logger", "msg"]
+        assert first["level"] == "info" and first["logger"] == ACCESS_LOGGER
+        assert first["msg"] == "request" and first["duration_ms"] == 12.346
+        assert first["upstream_ms"] == 10.0 and first["operationId"] == "getPet"
+    finally:
+        for h in list(root.handlers):
+            root.removeHandler(h)
+        handlers, level, propagate = saved
+        for h in handlers:
+            root.addHandler(h)
+        root.setLevel(level)
+        root.propagate = propagate

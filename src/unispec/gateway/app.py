@@ -44,7 +44,7 @@ from unispec.gateway.ratelimit import (
     RateLimitPolicy,
     RateLimitSettings,
     build_limiter,
-    rate_limit_headers,
+    rate_limit_header_bytes,
 )
 from unispec.gateway.retry import RETRY_STATUSES, Outcome, RetryPolicy
 from unispec.gateway.routing import RouteConflict, Router
@@ -129,6 +129,7 @@ class GatewayApp:
         self.compiler = SchemaCompiler(spec.document)
         self.response_validation = settings.response_validation
         self.validate_requests = settings.request_validation
+        self._identity_cache: dict[Identity, list[tuple[bytes, bytes]]] = {}
         self._compile_routes()
         self.verifier = self._build_verifier()
         self.limiter = (
@@ -344,9 +345,7 @@ class GatewayApp:
         # Rate limit (counted even when validation then fails).
         if route.rate is not None and self.limiter is not None:
             decision: Decision = await route.rate.check(self.limiter, identity, ex.client_ip)
-            ex.extra_headers.extend(
-                (k.lower().encode(), v.encode()) for k, v in rate_limit_headers(decision)
-            )
+            ex.extra_headers.extend(rate_limit_header_bytes(decision))
             if not decision.allowed:
                 await self._error(send, ex, decision.status, decision.code, decision.message)
                 return
@@ -514,11 +513,21 @@ class GatewayApp:
             out.append((b"x-forwarded-host", host.encode("latin-1")))
         out.append((b"x-request-id", ex.rid.encode("latin-1")))
         if identity is not None:
-            out.extend(
+            out.extend(self._identity_headers(identity))
+        return out
+
+    def _identity_headers(self, identity: Identity) -> list[tuple[bytes, bytes]]:
+        """The ``X-User-*`` headers of an identity, encoded once per identity."""
+        cached = self._identity_cache.get(identity)
+        if cached is None:
+            if len(self._identity_cache) >= 10_000:
+                self._identity_cache.clear()
+            cached = [
                 (k.lower().encode("latin-1"), v.encode("latin-1"))
                 for k, v in make_identity_headers(identity)
-            )
-        return out
+            ]
+            self._identity_cache[identity] = cached
+        return cached
 
     async def _forward(
         self,

@@ -105,9 +105,13 @@ class Decorator:
         """Headers of a response the gateway sends: request id, security, CORS."""
         headers.append((b"x-request-id", rid.encode()))
         if self.security:
+            if api:
+                for k, _ in headers:
+                    if k == b"cache-control":
+                        break
+                else:
+                    headers.append(NO_STORE)
             headers.extend(self.security)
-            if api and not any(k == b"cache-control" for k, _ in headers):
-                headers.append(NO_STORE)
         if origin and self.cors.enabled:
             headers.extend(self.cors_headers(origin))
         return headers

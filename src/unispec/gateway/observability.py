@@ -8,6 +8,7 @@ them through ``labels()`` on every request is the expensive part of the client.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -160,11 +161,21 @@ class Metrics:
 
 
 class AccessLog:
-    """Writes one JSON line per request when the access logger is enabled for INFO."""
+    """Writes one JSON line per request when the access logger is enabled for INFO.
+
+    The lines go through ``logging`` (so a user's logging configuration, or
+    pytest's caplog, sees them) except in the common case where the only
+    handler is the gateway's own JSON handler on stderr (``configure_logging``):
+    then the line is serialised directly (the same JSON object ``JsonFormatter``
+    writes), and the lines of one event-loop iteration leave in one write. The logging path
+    cost ~30 µs per request, a tenth of the gateway's CPU (bench/README.md).
+    """
 
     def __init__(self, enabled: bool = True) -> None:
         self.logger = logging.getLogger(ACCESS_LOGGER)
         self.enabled = enabled
+        self._buffer: list[str] = []
+        self._scheduled = False
 
     def active(self) -> bool:
         return self.enabled and self.logger.isEnabledFor(logging.INFO)
@@ -182,24 +193,84 @@ class AccessLog:
         upstream_duration: float | None,
         client_ip: str | None,
     ) -> None:
-        self.logger.info(
-            "request",
-            extra={
-                "fields": {
-                    "requestId": request_id,
-                    "method": method,
-                    "path": path,
-                    "operationId": operation_id,
-                    "service": service,
-                    "status": status,
-                    "duration_ms": round(duration * 1000, 3),
-                    "upstream_ms": None
-                    if upstream_duration is None
-                    else round(upstream_duration * 1000, 3),
-                    "clientIp": client_ip,
-                }
-            },
-        )
+        fields = {
+            "requestId": request_id,
+            "method": method,
+            "path": path,
+            "operationId": operation_id,
+            "service": service,
+            "status": status,
+            "duration_ms": round(duration * 1000, 3),
+            "upstream_ms": (
+                None if upstream_duration is None else round(upstream_duration * 1000, 3)
+            ),
+            "clientIp": client_ip,
+        }
+        stream = _own_stream(self.logger)
+        if stream is None:
+            self.logger.info("request", extra={"fields": fields})
+            return
+        payload: dict[str, Any] = {
+            "ts": round(time.time(), 3),
+            "level": "info",
+            "logger": ACCESS_LOGGER,
+            "msg": "request",
+        }
+        payload.update(fields)
+        self._buffer.append(_dumps_line(payload))
+        if self._scheduled:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._flush(stream)
+            return
+        self._scheduled = True
+        loop.call_soon(self._flush, stream)
+
+    def _flush(self, stream: Any) -> None:
+        self._scheduled = False
+        lines = self._buffer
+        if not lines:
+            return
+        text = "".join(lines) if len(lines) > 1 else lines[0]
+        lines.clear()
+        try:
+            stream.write(text)
+            stream.flush()
+        except (OSError, ValueError):  # stderr closed: like logging, never fail a request
+            pass
+
+
+def _own_stream(logger: logging.Logger) -> Any:
+    """stderr when ``configure_logging``'s handler is the only one the record reaches."""
+    current: logging.Logger | None = logger
+    while current is not None:
+        if current.handlers:
+            if len(current.handlers) != 1 or current.filters:
+                return None
+            handler = current.handlers[0]
+            if not getattr(handler, "_unispec", False) or handler.filters:
+                return None
+            if handler.level > logging.INFO or current.propagate:
+                return None
+            return getattr(handler, "stream", None)
+        if current.filters or not current.propagate:
+            return None
+        current = current.parent
+    return None
+
+
+try:  # orjson writes the same compact JSON as json.dumps(separators=(",", ":"))
+    import orjson
+
+    def _dumps_line(payload: dict[str, Any]) -> str:
+        return orjson.dumps(payload, default=str).decode() + "\n"
+
+except ImportError:  # pragma: no cover - depends on the environment
+
+    def _dumps_line(payload: dict[str, Any]) -> str:
+        return json.dumps(payload, separators=(",", ":"), default=str) + "\n"
 
 
 def now() -> float:

@@ -77,6 +77,7 @@ __all__ = [
     "RedisRateLimiter",
     "build_limiter",
     "gcra",
+    "rate_limit_header_bytes",
     "rate_limit_headers",
 ]
 
@@ -147,6 +148,18 @@ def rate_limit_headers(decision: Decision) -> list[tuple[str, str]]:
     ]
     if not decision.allowed:
         headers.append(("Retry-After", str(_whole(decision.retry_after_seconds))))
+    return headers
+
+
+def rate_limit_header_bytes(decision: Decision) -> list[tuple[bytes, bytes]]:
+    """``rate_limit_headers`` as the ASGI byte pairs the gateway sends (request path)."""
+    headers = [
+        (b"x-ratelimit-limit", b"%d" % decision.limit),
+        (b"x-ratelimit-remaining", b"%d" % max(0, decision.remaining)),
+        (b"x-ratelimit-reset", b"%d" % max(0, math.ceil(decision.reset_seconds - 1e-9))),
+    ]
+    if not decision.allowed:
+        headers.append((b"retry-after", b"%d" % _whole(decision.retry_after_seconds)))
     return headers
 
 
