@@ -41,6 +41,7 @@ from unispec.gateway.observability import LOGGER, AccessLog, HealthMonitor, Metr
 from unispec.gateway.proxy import HOP_BY_HOP, Proxy, UpstreamError, UpstreamResponse
 from unispec.gateway.ratelimit import (
     Decision,
+    MemoryRateLimiter,
     RateLimitPolicy,
     RateLimitSettings,
     build_limiter,
@@ -129,7 +130,7 @@ class GatewayApp:
         self.compiler = SchemaCompiler(spec.document)
         self.response_validation = settings.response_validation
         self.validate_requests = settings.request_validation
-        self._identity_cache: dict[Identity, list[tuple[bytes, bytes]]] = {}
+        self._identity_cache: dict[int, tuple[Identity, list[tuple[bytes, bytes]]]] = {}
         self._compile_routes()
         self.verifier = self._build_verifier()
         self.limiter = (
@@ -344,7 +345,11 @@ class GatewayApp:
                 return
         # Rate limit (counted even when validation then fails).
         if route.rate is not None and self.limiter is not None:
-            decision: Decision = await route.rate.check(self.limiter, identity, ex.client_ip)
+            limiter = self.limiter
+            if isinstance(limiter, MemoryRateLimiter):
+                decision: Decision = route.rate.check_memory(limiter, identity, ex.client_ip)
+            else:
+                decision = await route.rate.check(limiter, identity, ex.client_ip)
             ex.extra_headers.extend(rate_limit_header_bytes(decision))
             if not decision.allowed:
                 await self._error(send, ex, decision.status, decision.code, decision.message)
@@ -518,16 +523,21 @@ class GatewayApp:
 
     def _identity_headers(self, identity: Identity) -> list[tuple[bytes, bytes]]:
         """The ``X-User-*`` headers of an identity, encoded once per identity."""
-        cached = self._identity_cache.get(identity)
-        if cached is None:
+        # Keyed by object id (the verifier hands out the same Identity for a cached
+        # token); the entry keeps the identity alive, so the id cannot be reused.
+        cached = self._identity_cache.get(id(identity))
+        if cached is None or cached[0] is not identity:
             if len(self._identity_cache) >= 10_000:
                 self._identity_cache.clear()
-            cached = [
-                (k.lower().encode("latin-1"), v.encode("latin-1"))
-                for k, v in make_identity_headers(identity)
-            ]
-            self._identity_cache[identity] = cached
-        return cached
+            cached = (
+                identity,
+                [
+                    (k.lower().encode("latin-1"), v.encode("latin-1"))
+                    for k, v in make_identity_headers(identity)
+                ],
+            )
+            self._identity_cache[id(identity)] = cached
+        return cached[1]
 
     async def _forward(
         self,

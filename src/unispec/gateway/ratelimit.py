@@ -153,23 +153,45 @@ def rate_limit_headers(decision: Decision) -> list[tuple[str, str]]:
 
 def rate_limit_header_bytes(decision: Decision) -> list[tuple[bytes, bytes]]:
     """``rate_limit_headers`` as the ASGI byte pairs the gateway sends (request path)."""
+    limit = _LIMIT_HEADERS.get(decision.limit)
+    if limit is None:
+        if len(_LIMIT_HEADERS) >= 4096:
+            _LIMIT_HEADERS.clear()
+        limit = _LIMIT_HEADERS[decision.limit] = (b"x-ratelimit-limit", b"%d" % decision.limit)
+    remaining = decision.remaining
+    reset = math.ceil(decision.reset_seconds - 1e-9)
     headers = [
-        (b"x-ratelimit-limit", b"%d" % decision.limit),
-        (b"x-ratelimit-remaining", b"%d" % max(0, decision.remaining)),
-        (b"x-ratelimit-reset", b"%d" % max(0, math.ceil(decision.reset_seconds - 1e-9))),
+        limit,
+        (b"x-ratelimit-remaining", b"%d" % (remaining if remaining > 0 else 0)),
+        (b"x-ratelimit-reset", b"%d" % (reset if reset > 0 else 0)),
     ]
     if not decision.allowed:
         headers.append((b"retry-after", b"%d" % _whole(decision.retry_after_seconds)))
     return headers
 
 
+_LIMIT_HEADERS: dict[int, tuple[bytes, bytes]] = {}
+
+
+_PARAMS: dict[tuple[int, float, int], tuple[int, int, int]] = {}
+"""``_params`` results: a gateway has a handful of (limit, window, burst) triples."""
+
+
 def _params(limit: int, window: float, burst: int) -> tuple[int, int, int]:
     """(emission interval, tolerance, capacity) in integer microseconds."""
+    key = (limit, window, burst)
+    hit = _PARAMS.get(key)
+    if hit is not None:
+        return hit
     if limit <= 0 or window <= 0 or burst < 0:
         raise ValueError(f"bad rate limit: limit={limit} window={window} burst={burst}")
     interval = max(1, round(window * _US) // limit)
     capacity = limit + burst
-    return interval, interval * capacity, capacity
+    result = (interval, interval * capacity, capacity)
+    if len(_PARAMS) >= 4096:
+        _PARAMS.clear()
+    _PARAMS[key] = result
+    return result
 
 
 def gcra(
@@ -653,6 +675,23 @@ class RateLimitPolicy:
         if self.per == "user" and identity is not None:
             return f"{self.scope}|u:{identity.subject}"
         return f"{self.scope}|ip:{client_ip}"
+
+    def check_memory(
+        self,
+        limiter: MemoryRateLimiter,
+        identity: Identity | None,
+        client_ip: str,
+        cost: int = 1,
+    ) -> Decision:
+        """``check`` for the in-process limiter, without a coroutine per request."""
+        tier = identity.tier if identity is not None else None
+        return limiter.hit_sync(
+            self.key_for(identity, client_ip),
+            self.limit_for(tier),
+            self.window,
+            self.burst,
+            cost,
+        )
 
     async def check(
         self, limiter: RateLimiter, identity: Identity | None, client_ip: str, cost: int = 1
