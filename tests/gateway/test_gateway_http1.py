@@ -1482,3 +1482,89 @@ def test_proxy_stale_connection_flags(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_http1_module_exports() -> None:
     assert set(http1.__all__) >= {"Client", "HTTPError", "Origin", "Pool", "Response"}
+
+
+# -- HTTPS upstreams ---------------------------------------------------------------------------
+
+
+def _self_signed(tmp: Any) -> tuple[str, str]:
+    """A certificate for 127.0.0.1 / localhost and its key, as PEM files."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "unispec test upstream")])
+    now = datetime.datetime.now(datetime.UTC)
+    import ipaddress
+
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp / "cert.pem", tmp / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return str(cert_file), str(key_file)
+
+
+def test_https_upstream_is_verified_and_kept_alive(tmp_path: Any, monkeypatch: Any) -> None:
+    """TLS with verification (a private CA via SSL_CERT_FILE, as OpenSSL reads it)."""
+    import ssl
+
+    cert, key = _self_signed(tmp_path)
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(cert, key)
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        index = 0
+        while (req := await read_request(reader, index)) is not None:
+            writer.write(answer(f"tls {req.method} {req.target} {len(req.body)}".encode()))
+            await writer.drain()
+        writer.close()
+
+    async def scenario(trusted: bool) -> None:
+        server = await asyncio.start_server(handler, "127.0.0.1", 0, ssl=server_ctx)
+        port = server.sockets[0].getsockname()[1]
+        try:
+            pool = Pool(Origin.parse(f"https://127.0.0.1:{port}/base"))
+            if not trusted:
+                with pytest.raises(HTTPError) as info:
+                    await get(pool, "/x", read_timeout=2.0)
+                assert info.value.kind == "connect" and "certificate" in info.value.message.lower()
+                return
+            assert await get(pool, "/a", read_timeout=2.0) == (200, b"tls GET /base/a 0")
+            resp = await pool.request("POST", "/b", (), b"x" * 70_000, read_timeout=2.0)
+            assert (resp.status, await read_all(resp)) == (200, b"tls POST /base/b 70000")
+            assert pool.open == 1 and len(pool.idle) == 1  # one TLS connection, reused
+            pool.close()
+        finally:
+            server.close()
+            await server.wait_closed()
+
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    run(scenario(trusted=False))
+    monkeypatch.setenv("SSL_CERT_FILE", cert)
+    run(scenario(trusted=True))
