@@ -353,3 +353,38 @@ def test_gcra_never_exceeds_its_bound_and_admits_spaced_requests(
     for k in range(len(gaps)):
         tat, decision = gcra(tat, k * interval, limit, window, burst)
         assert decision.allowed
+
+
+@pytest.mark.parametrize("mode", ["open", "closed"])
+def test_redis_that_stops_answering_degrades_within_the_timeout(mode: str) -> None:
+    """Connected, script loaded, then silence: the connection watchdog fails the call."""
+
+    async def run() -> tuple[Decision, float, int]:
+        async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            first = await reader.read(65536)  # SCRIPT LOAD
+            assert b"SCRIPT" in first
+            writer.write(b"$40\r\n" + b"0" * 40 + b"\r\n")
+            await writer.drain()
+            while await reader.read(65536):  # swallow EVALSHA, never answer
+                pass
+
+        server = await asyncio.start_server(handler, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        rl = RedisRateLimiter(
+            f"redis://127.0.0.1:{port}/0",
+            failure_mode=mode,  # type: ignore[arg-type]
+            timeout=0.3,
+        )
+        try:
+            loop = asyncio.get_running_loop()
+            start = loop.time()
+            decision = await rl.hit("k", 1, 60)
+            return decision, loop.time() - start, rl.backend_errors
+        finally:
+            await rl.aclose()
+            server.close()
+
+    decision, elapsed, errors = asyncio.run(run())
+    assert 0.25 <= elapsed < 1.5
+    assert errors == 1 and decision.backend_error
+    assert decision.allowed is (mode == "open")
