@@ -970,8 +970,8 @@ Little's law the mean latency is 64 / throughput: a p99 under 10 ms needs well o
 6,400 requests/s with a tight tail, on 2 cores that wrk (about a third of a core) and
 the upstream share. nginx's own proxy row has a p99 of about that; one Python process
 at ~250 µs of CPU per request cannot, and two workers get closer but not there. The
-sweep below shows where our tail does stay under 10 ms: up to about 16 connections,
-at the same throughput.
+sweep below shows where our tail does stay near 10 ms: up to 8–16 connections, at
+the same throughput.
 """
 
 
