@@ -913,7 +913,8 @@ def render(results: dict[str, list[dict[str, float]]], args: Any, routing: dict[
 
 
 README_INTRO = """\
-    .venv/bin/python bench/gateway.py --seconds 5 --reps 5 --variants --policies --sweep --profile --readme
+    .venv/bin/python bench/gateway.py --seconds 5 --reps 5 \\
+        --variants --policies --sweep --profile --readme
 
 One run starts every server side by side (nginx upstream returning a fixed JSON body,
 nginx reverse proxy, the naive FastAPI + httpx proxy, Prism's validating proxy, our
