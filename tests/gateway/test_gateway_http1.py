@@ -1218,17 +1218,19 @@ def test_pool_accounting_through_mixed_outcomes() -> None:
     run(scenario())
 
 
-def test_waiter_at_max_connections_is_woken_by_close() -> None:
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, i: int) -> None:
-        while (req := await read_request(reader, i)) is not None:
-            if req.target == "/hold":
-                writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nab")
-                await reader.read()
-                return
-            writer.write(answer(b"free"))
+async def hold_or_free(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, i: int) -> None:
+    """``/hold`` answers a head and 2 of 10 body bytes, then keeps the connection busy."""
+    while (req := await read_request(reader, i)) is not None:
+        if req.target == "/hold":
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nab")
+            await reader.read()
+            return
+        writer.write(answer(b"free"))
 
+
+def test_waiter_at_max_connections_is_woken_by_close() -> None:
     async def scenario() -> None:
-        async with upstream(lambda up: handler) as up:
+        async with upstream(lambda up: hold_or_free) as up:
             pool = new_pool(up, max_connections=1)
             held = await pool.request("GET", "/hold", (), None, read_timeout=5.0)
             second = asyncio.create_task(get(pool, "/next", read_timeout=5.0))
@@ -1243,16 +1245,8 @@ def test_waiter_at_max_connections_is_woken_by_close() -> None:
 
 
 def test_waiting_for_a_free_connection_is_bounded_by_the_read_timeout() -> None:
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, i: int) -> None:
-        while (req := await read_request(reader, i)) is not None:
-            if req.target == "/hold":
-                writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nab")
-                await reader.read()
-                return
-            writer.write(answer(b"free"))
-
     async def scenario() -> None:
-        async with upstream(lambda up: handler) as up:
+        async with upstream(lambda up: hold_or_free) as up:
             pool = new_pool(up, max_connections=1)
             held = await pool.request("GET", "/hold", (), None, read_timeout=5.0)
             start = time.monotonic()

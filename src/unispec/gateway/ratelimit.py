@@ -64,6 +64,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol, cast
 
 from unispec.errors import GatewayConfigError
+from unispec.gateway.batching import WriteBatch
 
 if TYPE_CHECKING:
     from unispec.gateway.auth import Identity
@@ -351,8 +352,7 @@ class _RespProtocol(asyncio.Protocol):
         self._buf = bytearray()
         self._waiters: deque[asyncio.Future[Any]] = deque()
         self._sent_at: deque[float] = deque()
-        self._pending: list[bytes] = []
-        self._scheduled = False
+        self._batch = WriteBatch(self._write)
         self._watchdog: asyncio.TimerHandle | None = None
         self.timeout = timeout
         """Oldest unanswered command older than this: the connection is stuck, drop it.
@@ -426,19 +426,10 @@ class _RespProtocol(asyncio.Protocol):
         self._sent_at.append(loop.time())
         if self._watchdog is None:
             self._watchdog = loop.call_later(self.timeout, self._check)
-        self._pending.append(payload)
-        if not self._scheduled:
-            self._scheduled = True
-            loop.call_soon(self._flush)
+        self._batch.add(payload, loop)
         return waiter
 
-    def _flush(self) -> None:
-        self._scheduled = False
-        pending = self._pending
-        if not pending:
-            return
-        data = pending[0] if len(pending) == 1 else b"".join(pending)
-        pending.clear()
+    def _write(self, data: bytes) -> None:
         if self.transport is not None and not self.transport.is_closing():
             self.transport.write(data)
 
@@ -737,13 +728,8 @@ class RateLimitPolicy:
     ) -> Decision:
         """``check`` for the in-process limiter, without a coroutine per request."""
         tier = identity.tier if identity is not None else None
-        return limiter.hit_sync(
-            self.key_for(identity, client_ip),
-            self.limit_for(tier),
-            self.window,
-            self.burst,
-            cost,
-        )
+        key, limit = self.key_for(identity, client_ip), self.limit_for(tier)
+        return limiter.hit_sync(key, limit, self.window, self.burst, cost)
 
     async def check(
         self, limiter: RateLimiter, identity: Identity | None, client_ip: str, cost: int = 1

@@ -30,6 +30,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from unispec.errors import GatewayConfigError
 from unispec.gateway.app import GatewayApp, build_gateway_app
+from unispec.gateway.batching import WriteBatch
 from unispec.gateway.middleware import reseed_request_ids
 from unispec.gateway.observability import LOGGER, configure_logging
 from unispec.gateway.settings import GatewaySettings
@@ -44,49 +45,30 @@ class _CoalescingTransport:
     uvicorn writes a response's head and its body with two ``transport.write``
     calls, i.e. two system calls and two TCP segments on loopback; a proxy
     answering small JSON bodies spends a measurable share of its CPU there
-    (bench/README.md). Buffering until the end of the current iteration joins
-    them; large writes still go out at once.
+    (bench/README.md). Large writes still go out at once (``WriteBatch``).
     """
 
-    __slots__ = ("_buffer", "_loop", "_scheduled", "_size", "_transport")
-
-    FLUSH_AT = 64 * 1024
+    __slots__ = ("_batch", "_loop", "_transport")
 
     def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
         self._transport = transport
         self._loop = loop
-        self._buffer: list[bytes] = []
-        self._size = 0
-        self._scheduled = False
+        self._batch = WriteBatch(self._send)
+
+    def _send(self, data: bytes) -> None:
+        if not self._transport.is_closing():
+            self._transport.write(data)
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
-        if not data:
-            return
-        self._buffer.append(bytes(data))
-        self._size += len(data)
-        if self._size >= self.FLUSH_AT:
-            self._flush()
-        elif not self._scheduled:
-            self._scheduled = True
-            self._loop.call_soon(self._flush)
+        if data:
+            self._batch.add(bytes(data), self._loop)
 
     def writelines(self, lines: Any) -> None:
         for line in lines:
             self.write(line)
 
-    def _flush(self) -> None:
-        self._scheduled = False
-        buffer = self._buffer
-        if not buffer:
-            return
-        data = buffer[0] if len(buffer) == 1 else b"".join(buffer)
-        buffer.clear()
-        self._size = 0
-        if not self._transport.is_closing():
-            self._transport.write(data)
-
     def close(self) -> None:
-        self._flush()
+        self._batch.flush()
         self._transport.close()
 
     def is_closing(self) -> bool:
