@@ -32,7 +32,7 @@ import asyncio
 import contextlib
 import ssl
 from collections import deque
-from collections.abc import AsyncIterable, AsyncIterator, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -119,6 +119,9 @@ class Connection(asyncio.Protocol):
         self.read_timeout = 30.0
         self.write_paused = False
         self.drain_waiter: asyncio.Future[None] | None = None
+        # Set while an exchange started by ``Pool.start`` waits for its head.
+        self.notify: Callable[[Response | HTTPError | None], None] | None = None
+        self.feeding = False
 
     # -- protocol callbacks ---------------------------------------------------------------
 
@@ -128,6 +131,7 @@ class Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         self.got_bytes = True
         self.last_read = self.loop.time()
+        self.feeding = True
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -139,6 +143,12 @@ class Connection(asyncio.Protocol):
                 self._spoil()
             else:
                 self._fail(HTTPError("protocol", f"malformed response from the upstream: {exc}"))
+        finally:
+            self.feeding = False
+        if self.notify is not None:
+            # After the whole chunk is parsed: a small body that came with its head
+            # is complete by now, so the callback can answer at once.
+            self._report()
 
     def eof_received(self) -> bool | None:
         return None  # close the transport; connection_lost follows
@@ -155,7 +165,8 @@ class Connection(asyncio.Protocol):
             self.complete = True
             self._wake()
             return
-        if not self.head_done and self.waiter is None and not self.got_bytes:
+        idle = self.waiter is None and self.notify is None
+        if idle and not self.head_done and not self.got_bytes:
             return  # idle in the pool: nothing to report
         detail = f": {exc}" if exc else ""
         if self.head_done:
@@ -232,6 +243,29 @@ class Connection(asyncio.Protocol):
         waiter = self.waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+        elif self.notify is not None and not self.feeding:
+            self._report()
+
+    def _report(self) -> None:
+        """Hand the outcome of a ``Pool.start`` exchange to its callback, once known."""
+        notify = self.notify
+        if notify is None:
+            return
+        error = self.error
+        if error is None and not self.head_done:
+            return
+        self.notify = None
+        if error is not None:
+            self.cancel_timer()
+            self.pool.put(self)
+            if error.kind == "protocol" and not self.got_bytes:
+                notify(None)  # a stale kept-alive connection: the request can go again
+            else:
+                notify(HTTPError(error.kind, error.message, sent_body=True))
+            return
+        if self.complete:
+            self.cancel_timer()
+        notify(Response(self, None))
 
     def _spoil(self) -> None:
         self.keep_alive = False
@@ -251,7 +285,7 @@ class Connection(asyncio.Protocol):
 
     def _on_timer(self) -> None:
         self.timer = None
-        if self.waiter is None or self.waiter.done():
+        if (self.waiter is None or self.waiter.done()) and self.notify is None:
             return
         remaining = self.last_read + self.read_timeout - self.loop.time()
         if remaining > 0.001:
@@ -601,6 +635,40 @@ class Pool:
                 conn.close()
                 self.put(conn)
                 raise
+
+    def start(
+        self,
+        method: str,
+        target: str,
+        headers: Sequence[Header],
+        body: bytes | None,
+        read_timeout: float,
+        notify: Callable[[Response | HTTPError | None], None],
+    ) -> bool:
+        """Send on an idle kept-alive connection without waiting; False when none is idle.
+
+        The gateway's direct path (``GatewayApp.handle_direct``): no task and no
+        future per request, the protocol calls ``notify`` once the head (and, for
+        a small answer, the whole body) has arrived, with the error if the
+        exchange failed, or with ``None`` when the kept-alive connection turned
+        out to be closed before any byte came back (nothing reached the upstream's
+        application: the caller sends again through ``request``).
+        """
+        conn = self._take_idle()
+        if conn is None:
+            return False
+        transport = conn.transport
+        if transport is None:
+            self.idle.append(conn)
+            return False
+        conn.reset(read_timeout, method == "HEAD")
+        conn.notify = notify
+        conn.last_read = self.loop.time()
+        conn.cancel_timer()
+        conn.timer = self.loop.call_at(conn.last_read + read_timeout, conn._on_timer)
+        head = self._head(method, target, headers, body, None)
+        transport.write(head + body if body else head)
+        return True
 
     def _head(
         self, method: str, target: str, headers: Sequence[Header], body: Body, length: int | None

@@ -20,7 +20,7 @@ import asyncio
 import itertools
 import os
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -368,6 +368,44 @@ class Proxy:
                 exc.kind, message, sent_body=exc.sent_body or sent[0] or exc.kind == "timeout"
             ) from exc
         return _Http1Response(resp, service.read_timeout)
+
+    def start(
+        self,
+        service: ServiceSettings,
+        base_url: str,
+        method: str,
+        target: str,
+        headers: Sequence[tuple[bytes, bytes]],
+        body: bytes | None,
+        notify: Callable[[UpstreamResponse | UpstreamError | None], None],
+    ) -> bool:
+        """``send`` without waiting, on an idle kept-alive connection; False if there is none.
+
+        ``notify`` gets the response once its head has arrived, an ``UpstreamError``,
+        or ``None`` when the kept-alive connection was found closed before the
+        upstream read anything (then ``send`` the request again).
+        """
+        if self.client != "http1":
+            return False
+        try:
+            pool = self._pool(base_url, service.connect_timeout)
+        except UpstreamError:
+            return False  # ``send`` reports it
+        timeout = service.read_timeout
+
+        def done(outcome: http1.Response | http1.HTTPError | None) -> None:
+            if outcome is None:
+                notify(None)
+            elif isinstance(outcome, http1.HTTPError):
+                if outcome.kind == "timeout":
+                    message = f"{base_url} did not answer within {timeout:g}s"
+                else:
+                    message = f"{base_url}: {outcome.message}"
+                notify(UpstreamError(outcome.kind, message, sent_body=True))
+            else:
+                notify(_Http1Response(outcome, timeout))
+
+        return pool.start(method, target, headers, body, timeout, done)
 
     # -- the measured alternatives (UNISPEC_PROXY_CLIENT=aiohttp|httpx) ---------------------
 

@@ -2,8 +2,10 @@
 
 Sockets are bound here, in the parent, before anything is served: a mock's
 port is known (and reserved) before the gateway is compiled to point at it, so
-there is no window where another process could take it. ASGI server: uvicorn
-with uvloop and httptools (measured in bench/README.md). With ``workers > 1``
+there is no window where another process could take it. The gateway runs on
+its own HTTP/1.1 server (``h1server.py``: httptools, uvloop, a direct path for
+small requests; measured against uvicorn and granian in bench/README.md); the
+mocks run on uvicorn. With ``workers > 1``
 the parent forks worker processes that share the listening socket (the kernel
 spreads connections), after the app has been compiled once; the mocks then run
 in one more process of their own so they never steal a worker's CPU.
@@ -26,63 +28,16 @@ from typing import Any
 
 import uvicorn
 import uvloop
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from unispec.errors import GatewayConfigError
 from unispec.gateway.app import GatewayApp, build_gateway_app
-from unispec.gateway.batching import WriteBatch
+from unispec.gateway.h1server import H1Server
 from unispec.gateway.middleware import reseed_request_ids
 from unispec.gateway.observability import LOGGER, configure_logging
 from unispec.gateway.settings import GatewaySettings
 from unispec.model import UnifiedSpec
 
 log = logging.getLogger(LOGGER)
-
-
-class _CoalescingTransport:
-    """The real transport, but writes made in one loop iteration leave in one send.
-
-    uvicorn writes a response's head and its body with two ``transport.write``
-    calls, i.e. two system calls and two TCP segments on loopback; a proxy
-    answering small JSON bodies spends a measurable share of its CPU there
-    (bench/README.md). Large writes still go out at once (``WriteBatch``).
-    """
-
-    __slots__ = ("_batch", "_loop", "_transport")
-
-    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
-        self._transport = transport
-        self._loop = loop
-        self._batch = WriteBatch(self._send)
-
-    def _send(self, data: bytes) -> None:
-        if not self._transport.is_closing():
-            self._transport.write(data)
-
-    def write(self, data: bytes | bytearray | memoryview) -> None:
-        if data:
-            self._batch.add(bytes(data), self._loop)
-
-    def writelines(self, lines: Any) -> None:
-        for line in lines:
-            self.write(line)
-
-    def close(self) -> None:
-        self._batch.flush()
-        self._transport.close()
-
-    def is_closing(self) -> bool:
-        return self._transport.is_closing()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._transport, name)
-
-
-class _Protocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol over a ``_CoalescingTransport``."""
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(_CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]
 
 
 class _Server(uvicorn.Server):
@@ -112,7 +67,7 @@ def _config(app: Any, log_level: str = "warning") -> uvicorn.Config:
     return uvicorn.Config(
         app,
         loop="none",
-        http=_Protocol,
+        http="httptools",
         lifespan="on",
         access_log=False,
         log_level=log_level,
@@ -193,20 +148,33 @@ def plan(spec: UnifiedSpec, settings: GatewaySettings, *, mocks: bool = True) ->
     return result
 
 
-async def _run_servers(servers: Sequence[tuple[_Server, socket.socket]]) -> None:
+Served = tuple[_Server | H1Server, socket.socket]
+
+
+async def _run_servers(servers: Sequence[Served]) -> None:
     loop = asyncio.get_running_loop()
 
     def stop() -> None:
         for server, _ in servers:
-            server.should_exit = True
+            if isinstance(server, H1Server):
+                server.request_exit()
+            else:
+                server.should_exit = True
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop)
-    await asyncio.gather(*(server.serve(sockets=[sock]) for server, sock in servers))
+    await asyncio.gather(*(_serve(server, sock) for server, sock in servers))
 
 
-def _mock_servers(spec: UnifiedSpec, p: Plan) -> list[tuple[_Server, socket.socket]]:
+async def _serve(server: _Server | H1Server, sock: socket.socket) -> None:
+    if isinstance(server, H1Server):
+        await server.serve(sock)
+    else:
+        await server.serve(sockets=[sock])
+
+
+def _mock_servers(spec: UnifiedSpec, p: Plan) -> list[Served]:
     if not p.mock_sockets:
         return []
     factory = mock_app_factory()
@@ -229,7 +197,7 @@ def run(
         if on_ready is not None:
             on_ready(p)
         if p.settings.workers <= 1:
-            servers = [*_mock_servers(spec, p), (_Server(_config(app)), p.gateway_socket)]
+            servers = [*_mock_servers(spec, p), (H1Server(app, keep_alive=30), p.gateway_socket)]
             uvloop.run(_run_servers(servers))
         else:
             _run_forked(spec, app, p)
@@ -239,11 +207,11 @@ def run(
 
 def _run_forked(spec: UnifiedSpec, app: GatewayApp, p: Plan) -> None:
     children: list[int] = []
-    jobs: list[list[tuple[_Server, socket.socket]]] = []
+    jobs: list[list[Served]] = []
     if p.mock_sockets:
         jobs.append(_mock_servers(spec, p))
     for _ in range(p.settings.workers):
-        jobs.append([(_Server(_config(app)), p.gateway_socket)])
+        jobs.append([(H1Server(app, keep_alive=30), p.gateway_socket)])
     for job in jobs:
         pid = os.fork()
         if pid == 0:  # child
