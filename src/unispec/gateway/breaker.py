@@ -185,8 +185,11 @@ class CircuitBreaker:
         """Count one call in the current second's bucket (sums only when one failed)."""
         now = self._clock()
         second = math.floor(now)
-        horizon = now - self.settings.window
         buckets = self._buckets
+        if not failed and buckets and buckets[-1][0] == second:
+            buckets[-1][1] += 1  # the common case: another success in this second
+            return
+        horizon = now - self.settings.window
         while buckets and buckets[0][0] + 1 <= horizon:
             buckets.popleft()
         if buckets and buckets[-1][0] == second:

@@ -71,6 +71,12 @@ def _status_line(code: int) -> bytes:
 
 
 STATUS_LINES = {code: _status_line(code) for code in range(100, 600)}
+_NAME_BREAKERS = b"\r\n:\t "
+"""Bytes that must not appear in a header name (they would split the response)."""
+_BAD_REQUEST = (
+    b"HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain; charset=utf-8\r\n"
+    b"content-length: 30\r\nconnection: close\r\n\r\nInvalid HTTP request received."
+)
 _ASGI = {"version": "3.0", "spec_version": "2.3"}
 
 
@@ -85,6 +91,7 @@ class Cycle:
         "deferred",
         "disconnected",
         "expect_100",
+        "finished",
         "keep_alive",
         "more_body",
         "remaining",
@@ -102,6 +109,7 @@ class Cycle:
         self.body: list[bytes] = []
         self.buffered = 0
         self.more_body = True
+        self.finished = False
         self.deferred = False
         self.disconnected = False
         self.response_started = False
@@ -129,9 +137,9 @@ class Cycle:
                 break
             self.conn.resume_reading()
             await self._wait()
-        if not self.body and not self.more_body and not self.disconnected:
-            # The body was read whole: the next message is the disconnect (or the end
-            # of the response), whenever it comes.
+        if self.finished:
+            # The app has had the last body message: the next one is the disconnect
+            # (or the end of the response), whenever it comes.
             while not self.disconnected and not self.response_complete:
                 await self._wait()
         if self.disconnected or self.response_complete:
@@ -142,6 +150,8 @@ class Cycle:
         self.buffered = 0
         if self.more_body:
             self.conn.resume_reading()
+        else:
+            self.finished = True
         return {"type": "http.request", "body": data, "more_body": self.more_body}
 
     async def _wait(self) -> None:
@@ -194,6 +204,8 @@ class Cycle:
         parts = [STATUS_LINES.get(status) or _status_line(status)]
         close = False
         for name, value in headers:
+            if name.translate(None, _NAME_BREAKERS) != name:
+                raise RuntimeError(f"invalid response header name {name!r}")
             name = name.lower()
             if name == b"content-length":
                 self.remaining = int(value)
@@ -205,8 +217,6 @@ class Cycle:
             if b"\n" in value or b"\r" in value:
                 raise RuntimeError(f"invalid value for response header {name!r}")
             parts += (name, b": ", value, b"\r\n")
-        if not self.keep_alive and not close:
-            parts.append(b"connection: close\r\n")
         if (
             self.remaining is None
             and not self.chunked
@@ -214,8 +224,15 @@ class Cycle:
             and status not in (204, 304)
             and status >= 200
         ):
-            self.chunked = True
-            parts.append(b"transfer-encoding: chunked\r\n")
+            if self.scope["http_version"] == "1.0":
+                self.keep_alive = False  # no chunked for 1.0 (RFC 9112 6.1): closing ends it
+            else:
+                self.chunked = True
+                parts.append(b"transfer-encoding: chunked\r\n")
+        if not self.keep_alive and not close:
+            parts.append(b"connection: close\r\n")
+        elif self.keep_alive and self.scope["http_version"] == "1.0":
+            parts.append(b"connection: keep-alive\r\n")
         parts.append(b"\r\n")
         return b"".join(parts)
 
@@ -227,12 +244,26 @@ class Cycle:
     # -- DirectReply -------------------------------------------------------------------------
 
     def respond(self, status: int, headers: Headers, body: bytes) -> None:
-        """The whole response at once (``GatewayApp.handle_direct``)."""
+        """The whole response at once (``GatewayApp.handle_direct``).
+
+        ``headers`` come from the app, which always frames a body with
+        Content-Length, never sets hop-by-hop fields and only forwards values
+        that llhttp parsed (no CR/LF): the checks of ``send`` are skipped.
+        """
         self.response_started = True
         if self.disconnected:
             self.response_complete = True
             return
-        head = self._head(status, headers)
+        if not self.keep_alive:
+            end = b"\r\nconnection: close\r\n\r\n"
+        elif self.scope["http_version"] == "1.0":
+            end = b"\r\nconnection: keep-alive\r\n\r\n"
+        else:
+            end = b"\r\n\r\n"
+        if headers:
+            head = STATUS_LINES[status] + b"\r\n".join(map(b": ".join, headers)) + end
+        else:
+            head = STATUS_LINES[status] + end[2:]
         self.conn.write(head + body if body and self.scope["method"] != "HEAD" else head)
         self._complete()
 
@@ -249,16 +280,7 @@ class Cycle:
         except BaseException as exc:
             log.error("exception in the ASGI application", exc_info=exc)
             if not self.response_started and not self.disconnected:
-                self.keep_alive = False
-                body = b"Internal Server Error"
-                self.respond(
-                    500,
-                    [
-                        (b"content-type", b"text/plain; charset=utf-8"),
-                        (b"content-length", b"%d" % len(body)),
-                    ],
-                    body,
-                )
+                self._internal_error()
             elif not self.response_complete:
                 self.conn.close()
             if not isinstance(exc, Exception):
@@ -267,7 +289,18 @@ class Cycle:
             if not self.response_complete and not self.disconnected:
                 if not self.response_started:
                     log.error("the ASGI application returned without a response")
-                self.conn.close()
+                    self._internal_error()
+                else:
+                    self.conn.close()
+
+    def _internal_error(self) -> None:
+        self.keep_alive = False
+        body = b"Internal Server Error"
+        headers = [
+            (b"content-type", b"text/plain; charset=utf-8"),
+            (b"content-length", b"%d" % len(body)),
+        ]
+        self.respond(500, headers, body)
 
 
 class H1Protocol(asyncio.Protocol):
@@ -291,11 +324,15 @@ class H1Protocol(asyncio.Protocol):
         self.url = b""
         self.headers: Headers = []
         self.expect_100 = False
+        self.body_length: bytes | None = None
+        self.chunked_body = False
         self.read_paused = False
         self.write_paused = False
         self.drain_waiter: asyncio.Future[None] | None = None
         self.last_active = time.monotonic()
         self.closing = False
+        self.broken = False
+        """A malformed request came: answer what came before it, then 400 and close."""
 
     # -- transport callbacks -------------------------------------------------------------
 
@@ -310,6 +347,8 @@ class H1Protocol(asyncio.Protocol):
             self.local = (str(local[0]), int(local[1]))
 
     def data_received(self, data: bytes) -> None:
+        if self.broken:
+            return
         self.last_active = time.monotonic()
         try:
             self.parser.feed_data(data)
@@ -349,20 +388,30 @@ class H1Protocol(asyncio.Protocol):
         self.url = b""
         self.headers = []
         self.expect_100 = False
+        self.body_length = None
+        self.chunked_body = False
 
     def on_url(self, url: bytes) -> None:
         self.url += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
         name = name.lower()
-        if name == b"expect" and value.lower() == b"100-continue":
-            self.expect_100 = True
         self.headers.append((name, value))
+        if name == b"content-length":
+            self.body_length = value
+        elif name == b"transfer-encoding":
+            self.chunked_body = True
+        elif name == b"expect" and value.lower() == b"100-continue":
+            self.expect_100 = True
 
     def on_headers_complete(self) -> None:
         parser = self.parser
-        url = httptools.parse_url(self.url)
-        raw_path: bytes = url.path
+        raw_path = self.url
+        query = b""
+        if raw_path[:1] != b"/" or b"?" in raw_path or b"#" in raw_path:
+            url = httptools.parse_url(raw_path)  # absolute form, query or fragment
+            raw_path = url.path
+            query = url.query or b""
         path = raw_path.decode("latin-1")
         if "%" in path:
             path = urllib.parse.unquote(path)
@@ -378,7 +427,7 @@ class H1Protocol(asyncio.Protocol):
             "root_path": "",
             "path": path,
             "raw_path": raw_path,
-            "query_string": url.query or b"",
+            "query_string": query,
             "headers": self.headers,
         }
         keep_alive = parser.should_keep_alive() and not self.closing
@@ -390,7 +439,7 @@ class H1Protocol(asyncio.Protocol):
             self.pause_reading()
             return
         self.current = cycle
-        if self.direct is not None and _small(cycle):
+        if self.direct is not None and self._small():
             cycle.deferred = True
         else:
             cycle.run_app(self.app)
@@ -436,6 +485,11 @@ class H1Protocol(asyncio.Protocol):
             return
         self.current = None
         self.last_active = time.monotonic()
+        if self.broken and not self.queue:
+            if cycle.keep_alive:
+                self.write(_BAD_REQUEST)
+            self.close()
+            return
         if not cycle.keep_alive or self.closing:
             self.close()
             return
@@ -484,35 +538,38 @@ class H1Protocol(asyncio.Protocol):
         if self.transport is not None:
             self.transport.close()
 
+    def _small(self) -> bool:
+        """Whether the body is known to fit ``DIRECT_BODY`` and nothing waits on it."""
+        if self.chunked_body or self.expect_100:
+            return False
+        length = self.body_length
+        return length is None or (length.isdigit() and int(length) <= DIRECT_BODY)
+
     def idle(self) -> bool:
         return self.current is None and self.parsing is None
 
     def _bad_request(self) -> None:
+        """Answer the requests parsed before the malformed one, in order, then 400 and close.
+
+        (RFC 9112 9.3.2: answers go in request order. llhttp also lands here for
+        bytes after a ``Connection: close`` request, which then get no 400.)
+        """
         log.info("malformed HTTP request", extra={"fields": {"client": self.client}})
-        body = b"Invalid HTTP request received."
-        if self.current is None or not self.current.response_started:
-            self.write(
-                b"HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain; charset=utf-8\r\n"
-                b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(body), body)
-            )
-        for cycle in (self.current, *self.queue):
-            if cycle is not None:
-                cycle.disconnected = True
-                cycle.wake()
-        self.close()
-
-
-def _small(cycle: Cycle) -> bool:
-    """Whether a request's body is known to fit ``DIRECT_BODY`` and nothing waits on it."""
-    if cycle.expect_100:
-        return False
-    for name, value in cycle.scope["headers"]:
-        if name == b"content-length":
-            if not value.isdigit() or int(value) > DIRECT_BODY:
-                return False
-        elif name == b"transfer-encoding":
-            return False
-    return True
+        self.broken = True
+        self.pause_reading()
+        parsing = self.parsing
+        if parsing is not None and parsing.more_body:
+            # Its body will never be complete: it cannot be answered.
+            parsing.disconnected = True
+            parsing.wake()
+            if parsing in self.queue:
+                self.queue.remove(parsing)
+            if parsing is self.current:
+                self.current = None
+        self.parsing = None
+        if self.current is None:
+            self.write(_BAD_REQUEST)
+            self.close()
 
 
 class H1Server:

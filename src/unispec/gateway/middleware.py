@@ -46,7 +46,7 @@ def request_id(incoming: str | None) -> str:
     """Keep a well-formed incoming X-Request-ID (tracing across hops), else a new one."""
     if incoming and _REQUEST_ID.match(incoming):
         return incoming
-    return f"{_ID_PREFIX}{next(_ID_COUNTER):016x}"
+    return _ID_FORMAT % next(_ID_COUNTER)
 
 
 _ID_PREFIX = os.urandom(8).hex()
@@ -54,12 +54,14 @@ _ID_PREFIX = os.urandom(8).hex()
 see ``reseed_request_ids``) + a 64-bit counter: unique like a uuid4, without a
 ``getrandom`` system call per request."""
 _ID_COUNTER = itertools.count(int.from_bytes(os.urandom(4), "big"))
+_ID_FORMAT = _ID_PREFIX + "%016x"
 
 
 def reseed_request_ids() -> None:
     """Draw a new prefix (call in each forked worker, so ids never collide)."""
-    global _ID_PREFIX, _ID_COUNTER
+    global _ID_PREFIX, _ID_COUNTER, _ID_FORMAT
     _ID_PREFIX = os.urandom(8).hex()
+    _ID_FORMAT = _ID_PREFIX + "%016x"
     _ID_COUNTER = itertools.count(int.from_bytes(os.urandom(4), "big"))
 
 
