@@ -35,6 +35,9 @@ class WriteBatch:
             self._scheduled = True
             loop.call_soon(self.flush)
 
+    def pending(self) -> bool:
+        return bool(self._parts)
+
     def flush(self) -> None:
         self._scheduled = False
         parts = self._parts

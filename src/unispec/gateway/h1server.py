@@ -264,7 +264,7 @@ class Cycle:
             head = STATUS_LINES[status] + b"\r\n".join(map(b": ".join, headers)) + end
         else:
             head = STATUS_LINES[status] + end[2:]
-        self.conn.write(head + body if body and self.scope["method"] != "HEAD" else head)
+        self.conn.write_now(head + body if body and self.scope["method"] != "HEAD" else head)
         self._complete()
 
     def hand_over(self, work: Callable[[Send], Awaitable[None]]) -> None:
@@ -508,6 +508,16 @@ class H1Protocol(asyncio.Protocol):
     def write(self, data: bytes) -> None:
         if self.transport is not None and not self.transport.is_closing():
             self.batch.add(data, self.loop)
+
+    def write_now(self, data: bytes) -> None:
+        """A whole response: one write now, unless earlier bytes wait in the batch."""
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        if self.batch.pending():
+            self.batch.add(data, self.loop)
+        else:
+            transport.write(data)
 
     def _send(self, data: bytes) -> None:
         transport = self.transport

@@ -110,7 +110,6 @@ class Connection(asyncio.Protocol):
         self.got_bytes = False
         self.error: HTTPError | None = None
         self.keep_alive = False
-        self.framed = False
         self.head_request = False
         self.waiter: asyncio.Future[None] | None = None
         self.read_paused = False
@@ -161,7 +160,7 @@ class Connection(asyncio.Protocol):
         if self.complete or self.error is not None:
             self._wake()
             return
-        if self.head_done and not self.framed:
+        if self.head_done and not self._framed():
             # No Content-Length, not chunked: the body ends when the upstream closes.
             self.complete = True
             self._wake()
@@ -206,14 +205,6 @@ class Connection(asyncio.Protocol):
         self.status = status
         self.head_done = True
         self.keep_alive = self.parser.should_keep_alive()
-        self.framed = False
-        for name, value in self.headers:
-            lname = name.lower()
-            if lname == b"content-length" or (
-                lname == b"transfer-encoding" and b"chunked" in value.lower()
-            ):
-                self.framed = True
-                break
         if self.head_request or status in (204, 304):
             # No body follows; llhttp cannot be told about HEAD, so the connection
             # is not reused after a HEAD (the parser would wait for the length).
@@ -239,6 +230,16 @@ class Connection(asyncio.Protocol):
         self._wake()
 
     # -- helpers --------------------------------------------------------------------------
+
+    def _framed(self) -> bool:
+        """Whether the answer's body has a length (else the upstream's close ends it)."""
+        for name, value in self.headers:
+            lname = name.lower()
+            if lname == b"content-length" or (
+                lname == b"transfer-encoding" and b"chunked" in value.lower()
+            ):
+                return True
+        return False
 
     def _wake(self) -> None:
         waiter = self.waiter
@@ -335,7 +336,6 @@ class Connection(asyncio.Protocol):
         self.got_bytes = False
         self.error = None
         self.keep_alive = False
-        self.framed = False
         self.head_request = head_request
         self.read_timeout = read_timeout
         self.used += 1
