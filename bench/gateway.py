@@ -188,8 +188,10 @@ def serve_gateway(config_path: str) -> None:
         print(f"READY http://127.0.0.1:{port}", flush=True)
         uvloop.run(server.serve())
         return
-    # asyncio + h11: the same app under the slower server stack, for the comparison.
+    # uvicorn (uvloop + httptools: the server before h1server) or asyncio + h11: the
+    # same app as plain ASGI (no direct path), for the comparison.
     import asyncio
+    import gc
 
     import uvicorn
 
@@ -197,12 +199,29 @@ def serve_gateway(config_path: str) -> None:
     from unispec.gateway.server import bind
 
     app = build_gateway_app(spec, settings)
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 50, 100)
     sock = bind("127.0.0.1", 0)
+    fast = stack == "uvicorn"
     cfg = uvicorn.Config(
-        app, loop="asyncio", http="h11", lifespan="on", access_log=False, log_level="warning"
+        app,
+        loop="uvloop" if fast else "asyncio",
+        http="httptools" if fast else "h11",
+        lifespan="on",
+        access_log=False,
+        log_level="warning",
+        server_header=False,
+        date_header=False,
+        proxy_headers=False,
     )
     print(f"READY http://127.0.0.1:{sock.getsockname()[1]}", flush=True)
-    asyncio.run(uvicorn.Server(cfg).serve(sockets=[sock]))
+    if fast:
+        import uvloop
+
+        uvloop.run(uvicorn.Server(cfg).serve(sockets=[sock]))
+    else:
+        asyncio.run(uvicorn.Server(cfg).serve(sockets=[sock]))
 
 
 NAIVE = """
@@ -632,6 +651,7 @@ def main() -> None:
                     {"access_log": True},
                     {"env": {"UNISPEC_LOG_LEVEL": "INFO"}},
                 ),
+                ("unispec, validation, uvicorn server (no direct path)", {}, {"stack": "uvicorn"}),
                 ("unispec, validation, asyncio + h11", {}, {"stack": "asyncio"}),
                 ("unispec, validation, granian (ASGI) server", {}, {"stack": "granian"}),
                 (
@@ -714,6 +734,11 @@ def main() -> None:
                     (
                         "unispec, full request validation",
                         by_name["unispec, full request validation"],
+                    ),
+                    *(
+                        [("unispec, 2 workers", by_name["unispec, validation, 2 workers"])]
+                        if "unispec, validation, 2 workers" in by_name
+                        else []
                     ),
                     ("nginx reverse proxy", by_name["nginx reverse proxy (keep-alive, 1 worker)"]),
                 ],
@@ -936,14 +961,21 @@ What the variant rows decided (kept in the code):
   write, streaming both ways with flow control, connect/read/pool timeouts, one
   replay of a stale kept-alive connection when the body is replayable. 54 network
   tests against scripted raw upstreams (`tests/gateway/test_gateway_http1.py`).
-- **Server: uvicorn + uvloop + httptools**, with one change: writes made in one loop
-  iteration leave in one send (uvicorn writes a response's head and body separately:
-  two system calls per response; joining them measured ~8% CPU per request). Against
-  granian 2.8 running the same ASGI app (row "granian (ASGI) server"; granian's RSGI
-  interface, measured by hand with an adapter, was no faster and percent-decodes the
-  path, which would lose `%2F`) and asyncio + h11 (row). `proxy_headers`, uvicorn's
-  access log and `Date`/`Server` headers are off (our own JSON access log is one line
-  per request; its cost is its own row).
+- **Server: our own, `gateway/h1server.py`** (asyncio protocol on httptools and
+  uvloop, plain ASGI 3, plus a *direct path*): a request whose whole body is at most
+  64 KB is buffered, and `GatewayApp.handle_direct` serves it from protocol callbacks
+  (route, checks, validation, policies, then `Pool.start` sends it on an idle
+  kept-alive upstream connection and the answer is written from the upstream
+  protocol's callback): no task, no future, no ASGI messages per request. It declines
+  (and the request runs as an ordinary ASGI task) for anything else: errors,
+  operations endpoints, multipart, Redis limiter, open breaker, streamed or large
+  answers, retries. Rows "uvicorn server (no direct path)" (uvicorn + uvloop +
+  httptools, the previous server, same app), "granian (ASGI) server" (granian 2.8;
+  its RSGI interface, measured by hand, was no faster and percent-decodes the path,
+  losing `%2F`) and "asyncio + h11". 62 wire-level tests of the server
+  (`tests/gateway/test_gateway_h1server.py`). Per-request metrics are plain counters
+  turned into Prometheus families at scrape time (the client's locks were ~3 µs per
+  request); each upstream connection keeps one read timer across its exchanges.
 - **Heap:** after compiling, `gc.freeze()` and a larger young-generation threshold:
   full collections no longer walk the compiled contract in the middle of requests
   (p99 roughly halved in side-by-side runs).
@@ -959,20 +991,20 @@ What the variant rows decided (kept in the code):
 - **Validation** is jsonschema-rs compiled once per operation (formats on); the body is
   parsed with orjson (≈4× faster than `json` for these bodies; same result).
 
-What bounds our throughput (py-spy, below): per request the gateway makes four socket
-system calls (read the request, write upstream, read the answer, write the response)
-and runs uvicorn's per-request machinery (a task, an event, the ASGI messages); our own
-routing, validation, policies and metrics are each a few percent of the samples. A
-bare uvicorn + raw-socket proxy doing nothing else measured ~140 µs of CPU per request
-here; nginx does the same proxying in C at ~40 µs.
+What bounds our throughput (py-spy, below): on the direct path a request costs about
+65 µs of Python in-process (validation with orjson + jsonschema-rs is the largest single
+item, ~8 µs; the rest is spread thinly over parsing callbacks, routing, header
+building, the upstream exchange and metrics), plus four socket system calls (read the
+request, write upstream, read the answer, write the response) whose kernel time,
+wake-ups of wrk and nginx included, is a third of the total. A minimal Python proxy
+(httptools + uvloop, no checks at all) measured ~25 µs per request here at 35k req/s,
+nginx ~35 µs in C.
 
 **On the p99 goal (< 10 ms at 64 connections).** wrk keeps 64 requests in flight, so by
-Little's law the mean latency is 64 / throughput: a p99 under 10 ms needs well over
-6,400 requests/s with a tight tail, on 2 cores that wrk (about a third of a core) and
-the upstream share. nginx's own proxy row has a p99 of about that; one Python process
-at ~250 µs of CPU per request cannot, and two workers get closer but not there. The
-sweep below shows where our tail does stay near 10 ms: up to 8–16 connections, at
-the same throughput.
+Little's law the mean latency is 64 / throughput: a p99 under 10 ms needs roughly 13,000
+requests/s or more with a tight tail, on 2 cores that wrk and the upstream share. One
+Python process cannot serve that; two workers come closest (row "2 workers"; sweep
+below).
 """
 
 

@@ -5,7 +5,7 @@ Library API (``unispec serve``/``up`` are thin wrappers around it)::
     from unispec.gateway import build_gateway_app, parse_settings, serve
     settings = parse_settings(config.gateway, config.services, root=str(config.root))
     app = build_gateway_app(spec, settings)      # any ASGI server can run it
-    serve(spec, settings)                        # or: gateway + built-in mocks on uvicorn
+    serve(spec, settings)                        # or: gateway (h1server) + built-in mocks
 
 The names are resolved lazily so that importing a pure submodule (``routing``,
 ``validation``: the mock uses them) does not pull in the server stack and prometheus.
