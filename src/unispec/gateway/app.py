@@ -371,13 +371,7 @@ class GatewayApp:
             try:
                 identity = route.auth.check(self.verifier, headers.get("authorization"))
             except AuthFailure as exc:
-                self.metrics.rejections.labels(exc.code).inc()
-                extra = [
-                    (k.lower().encode(), v.encode("latin-1")) for k, v in exc.headers().items()
-                ]
-                reply.respond(
-                    *self._error_parts(ex, exc.status, exc.code, exc.message, extra=extra)
-                )
+                reply.respond(*self._auth_refusal(ex, exc))
                 self._direct_done(ex)
                 return
         if route.rate is not None and isinstance(self.limiter, MemoryRateLimiter):
@@ -515,11 +509,9 @@ class GatewayApp:
             try:
                 identity = route.auth.check(self.verifier, headers.get("authorization"))
             except AuthFailure as exc:
-                self.metrics.rejections.labels(exc.code).inc()
-                extra = [
-                    (k.lower().encode(), v.encode("latin-1")) for k, v in exc.headers().items()
-                ]
-                await self._error(send, ex, exc.status, exc.code, exc.message, extra=extra)
+                status, out, refusal = self._auth_refusal(ex, exc)
+                await send({"type": "http.response.start", "status": status, "headers": out})
+                await send({"type": "http.response.body", "body": refusal})
                 return
         # Rate limit (counted even when validation then fails).
         if route.rate is not None and self.limiter is not None:
@@ -1089,6 +1081,12 @@ class GatewayApp:
         )
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+    def _auth_refusal(self, ex: Exchange, exc: AuthFailure) -> tuple[int, Headers, bytes]:
+        """The 401/403 answer to a failed auth check (with its WWW-Authenticate)."""
+        self.metrics.rejections.labels(exc.code).inc()
+        extra = [(k.lower().encode(), v.encode("latin-1")) for k, v in exc.headers().items()]
+        return self._error_parts(ex, exc.status, exc.code, exc.message, extra=extra)
 
     def _error_parts(
         self,

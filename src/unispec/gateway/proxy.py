@@ -360,12 +360,8 @@ class Proxy:
                 connect_timeout=connect,
             )
         except http1.HTTPError as exc:
-            if exc.kind == "timeout":
-                message = f"{base_url} did not answer within {timeout:g}s"
-            else:
-                message = f"{base_url}: {exc.message}"
-            raise UpstreamError(
-                exc.kind, message, sent_body=exc.sent_body or sent[0] or exc.kind == "timeout"
+            raise _upstream_error(
+                exc, base_url, timeout, exc.sent_body or sent[0] or exc.kind == "timeout"
             ) from exc
         return _Http1Response(resp, service.read_timeout)
 
@@ -397,11 +393,7 @@ class Proxy:
             if outcome is None:
                 notify(None)
             elif isinstance(outcome, http1.HTTPError):
-                if outcome.kind == "timeout":
-                    message = f"{base_url} did not answer within {timeout:g}s"
-                else:
-                    message = f"{base_url}: {outcome.message}"
-                notify(UpstreamError(outcome.kind, message, sent_body=True))
+                notify(_upstream_error(outcome, base_url, timeout, True))
             else:
                 notify(_Http1Response(outcome, timeout))
 
@@ -590,6 +582,17 @@ class Proxy:
             await client.aclose()
         for session in sessions:
             await session.close()
+
+
+def _upstream_error(
+    exc: http1.HTTPError, base_url: str, timeout: float, sent_body: bool
+) -> UpstreamError:
+    """The client's error in the gateway's terms, naming the upstream."""
+    if exc.kind == "timeout":
+        message = f"{base_url} did not answer within {timeout:g}s"
+    else:
+        message = f"{base_url}: {exc.message}"
+    return UpstreamError(exc.kind, message, sent_body=sent_body)
 
 
 async def _marking(body: AsyncIterable[bytes], sent: list[bool]) -> AsyncIterator[bytes]:
