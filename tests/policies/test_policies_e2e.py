@@ -260,6 +260,24 @@ def test_401_403_envelopes_and_www_authenticate(world: World) -> None:
         assert client.get("/admin", headers=bearer(roles=("admin",))).status_code == 200
 
 
+def _rejections(client: httpx.Client, code: str) -> float:
+    text = client.get("/metrics").text
+    m = re.search(rf'^unispec_gateway_rejections_total{{code="{code}"}} (\S+)$', text, re.M)
+    return float(m.group(1)) if m else 0.0
+
+
+def test_each_auth_refusal_is_counted_once(world: World) -> None:
+    # unispec_gateway_rejections_total counts a refusal once (it was counted twice).
+    with httpx.Client(base_url=world.plain.url, timeout=10) as client:
+        unauthorized = _rejections(client, "UNAUTHORIZED")
+        forbidden = _rejections(client, "FORBIDDEN")
+        assert client.get("/echo").status_code == 401
+        assert client.get("/echo", headers={"Authorization": "Bearer x"}).status_code == 401
+        assert client.get("/admin", headers=bearer(roles=("student",))).status_code == 403
+        assert _rejections(client, "UNAUTHORIZED") == unauthorized + 2
+        assert _rejections(client, "FORBIDDEN") == forbidden + 1
+
+
 def test_429_envelope_and_rate_limit_headers_memory(world: World) -> None:
     with httpx.Client(base_url=world.plain.url, timeout=10) as client:
         statuses = []

@@ -1083,8 +1083,10 @@ class GatewayApp:
         await send({"type": "http.response.body", "body": body})
 
     def _auth_refusal(self, ex: Exchange, exc: AuthFailure) -> tuple[int, Headers, bytes]:
-        """The 401/403 answer to a failed auth check (with its WWW-Authenticate)."""
-        self.metrics.rejections.labels(exc.code).inc()
+        """The 401/403 answer to a failed auth check (with its WWW-Authenticate).
+
+        Counted once, in ``_error_parts``, like every other refusal.
+        """
         extra = [(k.lower().encode(), v.encode("latin-1")) for k, v in exc.headers().items()]
         return self._error_parts(ex, exc.status, exc.code, exc.message, extra=extra)
 
