@@ -1005,6 +1005,28 @@ Little's law the mean latency is 64 / throughput: a p99 under 10 ms needs roughl
 requests/s or more with a tight tail, on 2 cores that wrk and the upstream share. One
 Python process cannot serve that; two workers come closest (row "2 workers"; sweep
 below).
+
+**Measured and not kept** (by hand, 2026-11-23; scripts not in the repo):
+
+- *Validation under load costs ~6× its micro-benchmark.* orjson + jsonschema-rs on this
+  body take ~1 + ~1.5 µs in a hot loop, ~16 + ~22 µs after 16 MB of other memory
+  traffic, and py-spy puts `check_json` at ~10% of the gateway's samples under wrk
+  (~18 µs of ~187 µs). Between two requests the server runs the kernel's networking,
+  wrk and nginx: the validator's code and tables are cold each time. Turning off
+  formats or the pattern changes nothing measurable, so the "validation costs ≤ 15%"
+  ratio is set by cache misses, not by the schema.
+- *Connection balance between workers.* wrk's 64 connections split anywhere from
+  32/32 to 6/58 between two workers; p99 was the same (16–18 ms) at every split.
+- *CPU affinity* (one worker per core, like nginx's `worker_cpu_affinity`): no change
+  (p99 17.8 vs 18.5 ms, 4 rounds).
+- *Garbage collector off entirely*: no consistent change of p99.
+- *mypyc.* The code is mypy-strict, so compiling the hot modules is the remaining
+  lever for the Python part. `h1server.py` alone compiles and cut the in-process
+  direct path by roughly a tenth (noisy: 73–77 vs 80–96 µs). `app.py`, `proxy.py` and
+  `http1.py` do not compile as they are (async generators are unimplemented in
+  mypyc; `observability.py` defines a function conditionally), and compiled modules
+  change packaging (a build step, wheels per platform) and what tests can patch.
+  Not done.
 """
 
 
