@@ -11,6 +11,7 @@ reuse and the pool's bookkeeping are asserted.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import socket
@@ -947,6 +948,55 @@ def test_malformed_head_is_protocol_error(wire: bytes) -> None:
             assert time.monotonic() - start < 1.0  # not a timeout in disguise
             assert pool.open == 0
             await up.settle(0)  # the client closed the broken connection
+
+    run(scenario())
+
+
+@pytest.mark.parametrize("interim", [False, True])
+def test_oversized_head_is_protocol_error(interim: bool) -> None:
+    # Headers without end, or interim 1xx answers without end: cut off past MAX_HEAD
+    # (the read timer alone would never fire, bytes keep arriving).
+    line = b"x-filler: " + b"a" * 1000 + b"\r\n"
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, i: int) -> None:
+        await read_request(reader, i)
+        if not interim:
+            writer.write(b"HTTP/1.1 200 OK\r\n")
+        with contextlib.suppress(ConnectionError):
+            for _ in range(10_000):
+                writer.write(b"HTTP/1.1 102 Processing\r\n\r\n" if interim else line)
+                await writer.drain()
+                await asyncio.sleep(0.0005)
+
+    async def scenario() -> None:
+        async with upstream(lambda up: handler) as up:
+            pool = new_pool(up)
+            start = time.monotonic()
+            with pytest.raises(HTTPError) as info:
+                await pool.request("GET", "/", (), None, read_timeout=5.0)
+            assert info.value.kind == "protocol"
+            assert "larger than 64 KB" in str(info.value)
+            assert time.monotonic() - start < 4.0  # cut off, not a timeout
+            assert pool.open == 0
+
+    run(scenario())
+
+
+def test_large_head_under_the_cap_is_accepted() -> None:
+    filler = b"".join(b"x-filler-%d: %s\r\n" % (i, b"b" * 1000) for i in range(60))
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, i: int) -> None:
+        await read_request(reader, i)
+        writer.write(b"HTTP/1.1 200 OK\r\n" + filler + b"content-length: 2\r\n\r\nok")
+        await reader.read()
+
+    async def scenario() -> None:
+        async with upstream(lambda up: handler) as up:
+            pool = new_pool(up)
+            resp = await pool.request("GET", "/", (), None, read_timeout=5.0)
+            assert resp.status == 200
+            assert len([h for h in resp.headers if h[0].startswith(b"x-filler-")]) == 60
+            assert await read_all(resp) == b"ok"
 
     run(scenario())
 

@@ -42,6 +42,11 @@ HIGH_WATER = 256 * 1024
 """Buffered response bytes above which reading from the upstream pauses."""
 LOW_WATER = 64 * 1024
 SMALL_WRITE = 64 * 1024
+MAX_HEAD = 64 * 1024
+"""Bytes an upstream may send before its answer's head ends (interim 1xx answers
+included): past it the answer is a protocol error (502), as nginx answers "upstream
+sent too big header". Without a cap a broken upstream could grow the header list,
+or keep the read timer from firing with endless 1xx answers, without end."""
 """Bodies up to this size are joined with the head into one write."""
 
 Header = tuple[bytes, bytes]
@@ -108,6 +113,7 @@ class Connection(asyncio.Protocol):
         self.head_done = False
         self.complete = False
         self.got_bytes = False
+        self.head_bytes = 0
         self.error: HTTPError | None = None
         self.keep_alive = False
         self.head_request = False
@@ -134,6 +140,15 @@ class Connection(asyncio.Protocol):
         self.feeding = True
         try:
             self.parser.feed_data(data)
+            if not self.head_done:
+                self.head_bytes += len(data)
+                if self.head_bytes > MAX_HEAD and self.error is None:
+                    self._fail(
+                        HTTPError(
+                            "protocol",
+                            f"the upstream's response head is larger than {MAX_HEAD // 1024} KB",
+                        )
+                    )
         except httptools.HttpParserUpgrade:
             self._fail(HTTPError("protocol", "the upstream switched protocols"))
         except httptools.HttpParserError as exc:
@@ -334,6 +349,7 @@ class Connection(asyncio.Protocol):
         self.head_done = False
         self.complete = False
         self.got_bytes = False
+        self.head_bytes = 0
         self.error = None
         self.keep_alive = False
         self.head_request = head_request
