@@ -1349,6 +1349,31 @@ def test_wakeup_is_not_lost_when_the_woken_waiter_is_cancelled() -> None:
     run(scenario())
 
 
+def test_released_connection_goes_to_the_waiter_not_to_a_newcomer() -> None:
+    # Under saturation a waiter woken for a connection must get it: before, a request
+    # arriving in the same loop iteration (the direct path's ``start``, or ``request``)
+    # took it, and the waiter went to the back of the queue.
+    async def scenario() -> None:
+        async with upstream(keep_alive(echo_target)) as up:
+            pool = new_pool(up, max_connections=1)
+            first = await pool.request("GET", "/first", (), None, read_timeout=2.0)
+            waiting = asyncio.create_task(get(pool, "/waiter", read_timeout=2.0))
+            await asyncio.sleep(0.05)
+            assert len(pool.waiters) == 1
+            await read_all(first)  # released: the waiter is woken, not yet run
+            assert pool.woken == 1 and len(pool.idle) == 1
+            answers: list[object] = []
+            assert not pool.start("GET", "/direct", (), None, 2.0, answers.append)
+            newcomer = asyncio.create_task(get(pool, "/newcomer", read_timeout=2.0))
+            assert await asyncio.wait_for(waiting, 2.0) == (200, b"GET /waiter")
+            assert await asyncio.wait_for(newcomer, 2.0) == (200, b"GET /newcomer")
+            assert answers == [] and pool.woken == 0 and not pool.waiters
+            assert pool.open == 1 and up.accepted == 1
+            assert [r.target for r in up.requests] == ["/first", "/waiter", "/newcomer"]
+
+    run(scenario())
+
+
 def test_cancelled_request_frees_its_slot() -> None:
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, i: int) -> None:
         while (req := await read_request(reader, i)) is not None:

@@ -503,6 +503,10 @@ class Pool:
         self.idle: list[Connection] = []
         self.open = 0
         self.waiters: deque[asyncio.Future[None]] = deque()
+        # Waiters woken for a connection that have not run yet: the idle connection
+        # they were woken for is theirs (``_free_idle``), or a newcomer would take it
+        # and send them to the back of the queue, over and over under saturation.
+        self.woken = 0
         self.closed = False
 
     # -- connections ----------------------------------------------------------------------
@@ -516,7 +520,7 @@ class Pool:
         ``wait_timeout`` (the request's read timeout): a saturated upstream
         gives a timeout, not a request parked forever.
         """
-        conn = self._take_idle()
+        conn = self._free_idle()
         if conn is not None:
             return conn, True
         deadline = None
@@ -532,6 +536,7 @@ class Pool:
                 if waiter in self.waiters:
                     self.waiters.remove(waiter)
                 elif waiter.done() and not waiter.cancelled():
+                    self.woken -= 1
                     self._notify()
                 origin = self.origin
                 raise HTTPError(
@@ -545,8 +550,10 @@ class Pool:
                 elif waiter.done() and not waiter.cancelled():
                     # Woken, then cancelled before running: pass the wake-up on, or
                     # the next waiter sleeps although a connection is free.
+                    self.woken -= 1
                     self._notify()
                 raise
+            self.woken -= 1
             conn = self._take_idle()
             if conn is not None:
                 return conn, True
@@ -557,6 +564,12 @@ class Pool:
             self.open -= 1
             self._notify()
             raise
+
+    def _free_idle(self) -> Connection | None:
+        """An idle connection for a newcomer: none while woken waiters are owed one."""
+        if self.woken or self.waiters:
+            return None
+        return self._take_idle()
 
     def _take_idle(self) -> Connection | None:
         """The most recently used idle connection still fit for reuse (LIFO)."""
@@ -609,6 +622,7 @@ class Pool:
             waiter = self.waiters.popleft()
             if not waiter.done():
                 waiter.set_result(None)
+                self.woken += 1
                 return
 
     def close(self) -> None:
@@ -682,7 +696,7 @@ class Pool:
         out to be closed before any byte came back (nothing reached the upstream's
         application: the caller sends again through ``request``).
         """
-        conn = self._take_idle()
+        conn = self._free_idle()
         if conn is None:
             return False
         transport = conn.transport
