@@ -1174,6 +1174,7 @@ ITEMS_DOC: dict[str, Any] = {
                                 "eof",
                                 "slow",
                                 "delay",
+                                "hugehead",
                             ],
                         },
                     },
@@ -1330,6 +1331,15 @@ class ScriptedUpstream:
             writer.write(b"0\r\n\r\n")
             await writer.drain()
             return True
+        if mode == "hugehead":
+            # A head that never ends: the gateway must give up (502), not buffer it all.
+            writer.write(b"HTTP/1.1 200 OK\r\n")
+            with contextlib.suppress(ConnectionError):
+                for n in range(2000):
+                    writer.write(b"x-filler-%d: %s\r\n" % (n, b"f" * 1000))
+                    await writer.drain()
+                await asyncio.sleep(READ_TIMEOUT * 3)  # then silent: a cap, not a timeout
+            return False
         if mode == "eof":
             writer.write(head(None) + data)
             await writer.drain()
@@ -1703,6 +1713,20 @@ def test_gateway_slow_upstream_is_504(real_gateway: Gateway) -> None:
     assert real_gateway.offered[-1] == ("GET", "/items/3", True)
     # The next request is fine.
     assert httpx.get(real_gateway.url + "/items/4", timeout=5).json() == {"id": 4}
+
+
+def test_gateway_upstream_head_too_large_is_502(real_gateway: Gateway) -> None:
+    real_gateway.warm()
+    start = time.monotonic()
+    r = httpx.get(
+        real_gateway.url + "/items/5?mode=hugehead", headers={"x-request-id": "huge-1"}, timeout=10
+    )
+    assert r.status_code == 502
+    assert r.json()["error"]["code"] == "BAD_GATEWAY"
+    assert r.json()["error"]["requestId"] == "huge-1"
+    assert time.monotonic() - start < READ_TIMEOUT  # cut off at the cap, not timed out
+    assert real_gateway.offered[-1] == ("GET", "/items/5", True)
+    assert httpx.get(real_gateway.url + "/items/6", timeout=5).json() == {"id": 6}
 
 
 @pytest.mark.timeout(30)
