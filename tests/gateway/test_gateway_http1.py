@@ -940,16 +940,21 @@ def test_malformed_head_is_protocol_error(wire: bytes) -> None:
 
     async def scenario() -> None:
         async with upstream(lambda up: handler) as up:
-            pool = new_pool(up)
-            start = time.monotonic()
-            with pytest.raises(HTTPError) as info:
-                await pool.request("GET", "/", (), None, read_timeout=2.0)
-            assert info.value.kind == "protocol"
-            assert time.monotonic() - start < 1.0  # not a timeout in disguise
-            assert pool.open == 0
+            await expect_protocol_error(new_pool(up), read_timeout=2.0, within=1.0)
             await up.settle(0)  # the client closed the broken connection
 
     run(scenario())
+
+
+async def expect_protocol_error(pool: Pool, read_timeout: float, within: float) -> HTTPError:
+    """A GET failing with a protocol error well before its read timeout, pool emptied."""
+    start = time.monotonic()
+    with pytest.raises(HTTPError) as info:
+        await pool.request("GET", "/", (), None, read_timeout=read_timeout)
+    assert info.value.kind == "protocol"
+    assert time.monotonic() - start < within  # not a timeout in disguise
+    assert pool.open == 0
+    return info.value
 
 
 @pytest.mark.parametrize("interim", [False, True])
@@ -970,14 +975,8 @@ def test_oversized_head_is_protocol_error(interim: bool) -> None:
 
     async def scenario() -> None:
         async with upstream(lambda up: handler) as up:
-            pool = new_pool(up)
-            start = time.monotonic()
-            with pytest.raises(HTTPError) as info:
-                await pool.request("GET", "/", (), None, read_timeout=5.0)
-            assert info.value.kind == "protocol"
-            assert "larger than 64 KB" in str(info.value)
-            assert time.monotonic() - start < 4.0  # cut off, not a timeout
-            assert pool.open == 0
+            error = await expect_protocol_error(new_pool(up), read_timeout=5.0, within=4.0)
+            assert "larger than 64 KB" in str(error)
 
     run(scenario())
 

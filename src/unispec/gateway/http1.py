@@ -42,12 +42,12 @@ HIGH_WATER = 256 * 1024
 """Buffered response bytes above which reading from the upstream pauses."""
 LOW_WATER = 64 * 1024
 SMALL_WRITE = 64 * 1024
+"""Bodies up to this size are joined with the head into one write."""
 MAX_HEAD = 64 * 1024
 """Bytes an upstream may send before its answer's head ends (interim 1xx answers
 included): past it the answer is a protocol error (502), as nginx answers "upstream
 sent too big header". Without a cap a broken upstream could grow the header list,
 or keep the read timer from firing with endless 1xx answers, without end."""
-"""Bodies up to this size are joined with the head into one write."""
 
 Header = tuple[bytes, bytes]
 Body = bytes | AsyncIterable[bytes] | None
@@ -533,11 +533,7 @@ class Pool:
                 async with asyncio.timeout_at(deadline):
                     await waiter
             except TimeoutError:
-                if waiter in self.waiters:
-                    self.waiters.remove(waiter)
-                elif waiter.done() and not waiter.cancelled():
-                    self.woken -= 1
-                    self._notify()
+                self._withdraw(waiter)
                 origin = self.origin
                 raise HTTPError(
                     "timeout",
@@ -545,13 +541,7 @@ class Pool:
                     f"{wait_timeout:g}s (all {self.max_connections} in use)",
                 ) from None
             except BaseException:
-                if waiter in self.waiters:
-                    self.waiters.remove(waiter)
-                elif waiter.done() and not waiter.cancelled():
-                    # Woken, then cancelled before running: pass the wake-up on, or
-                    # the next waiter sleeps although a connection is free.
-                    self.woken -= 1
-                    self._notify()
+                self._withdraw(waiter)
                 raise
             self.woken -= 1
             conn = self._take_idle()
@@ -564,6 +554,18 @@ class Pool:
             self.open -= 1
             self._notify()
             raise
+
+    def _withdraw(self, waiter: asyncio.Future[None]) -> None:
+        """A waiter gives up (timeout, cancellation): leave the queue.
+
+        If it was woken, then gave up before running, the wake-up is passed on, or
+        the next waiter sleeps although a connection is free.
+        """
+        if waiter in self.waiters:
+            self.waiters.remove(waiter)
+        elif waiter.done() and not waiter.cancelled():
+            self.woken -= 1
+            self._notify()
 
     def _free_idle(self) -> Connection | None:
         """An idle connection for a newcomer: none while woken waiters are owed one."""
