@@ -304,6 +304,14 @@ def ensure_granian() -> None:
         subprocess.run([PY, "-m", "pip", "install", "-q", "granian"], check=True)
 
 
+def ensure_py_spy() -> Path:
+    spy = Path(PY).parent / "py-spy"
+    if not spy.exists():
+        print("installing py-spy into the venv (--profile only) ...", flush=True)
+        subprocess.run([PY, "-m", "pip", "install", "-q", "py-spy"], check=True)
+    return spy
+
+
 class Server:
     def __init__(self, name: str, args: list[str], url: str | None = None, **kw: Any) -> None:
         self.name = name
@@ -433,8 +441,28 @@ wrk.body = '{body}'
 LOAD = [0.0]
 """Load average when the run started (other work on the machine skews every row)."""
 JWT_SECRET = "bench-secret-that-is-long-enough-for-hs256!"
+NOT_VALIDATING = {
+    "upstream direct (nginx return)",
+    "nginx reverse proxy (keep-alive, 1 worker)",
+    "naive proxy: FastAPI + httpx, no validation",
+    "naive proxy: FastAPI + httpx, 2 workers",
+    "unispec, validation off",
+}
+"""Rows that must pass a bad email through; every other row must refuse it."""
 
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
+
+
+def cpu_model() -> str:
+    """The host's CPU, printed with the table: runs on different hosts of this kind
+    have differed by 2× in absolute figures and in the ratios."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown"
 
 
 def parse_wrk(text: str) -> dict[str, float]:
@@ -513,6 +541,8 @@ def main() -> None:
     ensure_fastapi()
     if args.variants:
         ensure_granian()
+    if args.profile:
+        ensure_py_spy()
     prism = None if args.no_prism else ensure_prism()
     sys.path.insert(0, str(ROOT / "src"))
     from unispec.tokens import mint_token
@@ -682,9 +712,8 @@ def main() -> None:
         def lua_for(name: str) -> Path:
             return auth_lua if name in auth_rows else lua
 
-        # Sanity: every row answers the POST with 200 before measuring.
-        for name, server in rows:
-            probe = subprocess.run(
+        def post(server: Server, body: dict[str, Any]) -> str:
+            return subprocess.run(
                 [
                     "curl",
                     "-s",
@@ -699,15 +728,25 @@ def main() -> None:
                     "-H",
                     f"authorization: Bearer {token}",
                     "-d",
-                    json.dumps(BODY),
+                    json.dumps(body),
                     server.url + "/people",
                 ],
                 capture_output=True,
                 text=True,
                 timeout=30,
             ).stdout
+
+        # Sanity: every row answers the POST with 200 before measuring, and a row
+        # that claims to validate refuses a bad email (so a fast row is not one
+        # that quietly skips the check).
+        for name, server in rows:
+            probe = post(server, BODY)
             if probe != "200":
                 raise SystemExit(f"{name}: POST /people answered {probe}")
+            expected = "200" if name in NOT_VALIDATING else ("422", "400")
+            bad = post(server, {**BODY, "email": "not-an-email"})
+            if bad not in expected:
+                raise SystemExit(f"{name}: POST /people with a bad email answered {bad}")
             run_wrk(wrk, server.url + "/people", lua_for(name), 1, args.connections)  # warm-up
         results: dict[str, list[dict[str, float]]] = {name: [] for name, _ in rows}
         for rep in range(args.reps):
@@ -807,10 +846,8 @@ def latency_sweep(wrk: str, lua: Path, args: Any, targets: list[tuple[str, Serve
     return "\n".join(lines) + "\n"
 
 
-def py_spy(server: Server, wrk: str, lua: Path, connections: int) -> str | None:
-    spy = Path(PY).parent / "py-spy"
-    if not spy.exists():
-        return None
+def py_spy(server: Server, wrk: str, lua: Path, connections: int) -> str:
+    spy = ensure_py_spy()
     out = Path(tempfile.mkdtemp()) / "profile.txt"
     load = subprocess.Popen(
         [wrk, "-t2", f"-c{connections}", "-d12s", "-s", str(lua), server.url + "/people"],
@@ -838,7 +875,7 @@ def py_spy(server: Server, wrk: str, lua: Path, connections: int) -> str | None:
     )
     load.wait(timeout=60)
     if not out.exists():
-        return None
+        raise SystemExit("py-spy recorded nothing (is ptrace allowed here?)")
     own: dict[str, int] = {}
     total = 0
     for line in out.read_text().splitlines():
@@ -873,7 +910,8 @@ def render(results: dict[str, list[dict[str, float]]], args: Any, routing: dict[
     lines = [
         f"wrk -t2 -c{args.connections} -d{args.seconds}s, POST /people with a 10-field JSON body, "
         f"{args.reps} interleaved rounds, medians; 2 cores shared by wrk, proxy and upstream; "
-        f"load average {LOAD[0]:.1f} at the start, {os.getloadavg()[0]:.1f} at the end.",
+        f"load average {LOAD[0]:.1f} at the start, {os.getloadavg()[0]:.1f} at the end; "
+        f"CPU: {cpu_model()}.",
         "",
         "| row | req/s | p50 ms | p99 ms | server CPU µs/req | non-2xx |",
         "|---|---:|---:|---:|---:|---:|",
