@@ -37,7 +37,7 @@ import pytest
 import uvloop
 
 from unispec.gateway.app import GatewayApp, build_gateway_app
-from unispec.gateway.h1server import DIRECT_BODY, HIGH_WATER, Cycle, H1Server
+from unispec.gateway.h1server import DIRECT_BODY, HIGH_WATER, MAX_DISCARD, Cycle, H1Server
 from unispec.gateway.settings import parse_settings
 from unispec.model import ServiceConfig, UnifiedSpec
 
@@ -694,17 +694,24 @@ def test_expect_100_continue_is_sent_on_the_first_receive(bg: LoopThread) -> Non
 
 
 @pytest.mark.timeout(20)
-def test_expect_100_continue_not_sent_when_the_app_answers_without_reading(bg: LoopThread) -> None:
-    with serving(ScriptApp(), bg) as served, Wire(served.port) as wire:
+@pytest.mark.parametrize("client_sends", ["body", "next request"])
+def test_expect_100_continue_not_sent_when_the_app_answers_without_reading(
+    bg: LoopThread, client_sends: str
+) -> None:
+    """No 100 Continue went out: the client may send the body or its next request,
+    and the server cannot tell which bytes it gets, so it closes (like Go's net/http)."""
+    app = ScriptApp()
+    with serving(app, bg) as served, Wire(served.port) as wire:
         wire.send(get("/noread", "Content-Length: 5", "Expect: 100-continue", method="POST"))
         resp = wire.response()
         assert resp.raw == (
-            b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 4\r\n\r\nnope"
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 4\r\n"
+            b"connection: close\r\n\r\nnope"
         )
-        assert wire.quiet(0.2)  # no late 100 Continue either
-        # The client sends the body anyway: it is read and dropped, the connection goes on.
-        wire.send(b"12345" + get("/hello"))
-        assert wire.response().raw == HELLO_HEAD + b"\r\nhello"
+        # Whatever the client sends now is dropped, never parsed as a request.
+        wire.send(b"12345" if client_sends == "body" else get("/hello"))
+        assert wire.closed()
+        assert "request /hello" not in app.events
 
 
 def big_body(size: int) -> bytes:
@@ -742,15 +749,41 @@ def test_large_response_to_a_slow_reader_and_to_one_that_leaves(bg: LoopThread) 
 
 
 @pytest.mark.timeout(20)
-def test_early_answer_drops_the_rest_of_the_body(bg: LoopThread) -> None:
-    """The app answers without reading a 3 MB body: the rest is read and dropped."""
-    payload = b"p" * (3 * MB)
+def test_early_answer_drops_a_small_rest_of_the_body(bg: LoopThread) -> None:
+    """The app answers without reading a body within MAX_DISCARD: the rest is read
+    and dropped and the connection goes on."""
+    payload = b"p" * MAX_DISCARD
     with serving(ScriptApp(), bg) as served, Wire(served.port, timeout=10) as wire:
         wire.send(post("/noread", payload) + get("/hello"))
-        assert wire.response().body == b"nope"
+        first = wire.response()
+        assert first.body == b"nope" and first.header("connection") is None
         assert wire.response().raw == HELLO_HEAD + b"\r\nhello"
         wire.send(post("/echo", b"after"))
         assert wire.response().json()["sha256"] == sha(b"after")
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize("framing", ["content-length", "chunked"])
+def test_early_answer_to_a_large_or_unsized_body_closes_after_the_answer(
+    bg: LoopThread, framing: str
+) -> None:
+    """Past MAX_DISCARD (or with no size) the server does not read on unbounded: it
+    says Connection: close. A client that sends all its 16 MB (more than the socket
+    buffers hold) before reading still gets the whole answer: the server reads and
+    drops until the client is done (a lingering close), where closing at once would
+    reset the connection and destroy the answer."""
+    payload = b"p" * (16 * MB)
+    if framing == "chunked":
+        request = get("/noread", "Transfer-Encoding: chunked", method="POST")
+        request += b"%x\r\n%s\r\n0\r\n\r\n" % (len(payload), payload)
+    else:
+        request = post("/noread", payload)
+    with serving(ScriptApp(), bg) as served, Wire(served.port, timeout=10) as wire:
+        wire.send(request + get("/hello"))
+        resp = wire.response()
+        assert resp.status == 200 and resp.body == b"nope"
+        assert resp.header("connection") == "close"
+        assert wire.closed(within=5.0)
 
 
 # -- 3. pipelining --------------------------------------------------------------------------

@@ -22,7 +22,9 @@ differences that are measured, not guessed:
 
 What it does like uvicorn: keep-alive and ``Connection: close``, HTTP/1.0,
 pipelining (requests queue and reading pauses until the answer in progress is
-done), ``Expect: 100-continue`` (sent on the app's first ``receive``), request
+done), ``Expect: 100-continue`` (sent on the app's first ``receive``; an answer
+given without it closes the connection, as does one given early with more than
+``MAX_DISCARD`` body bytes still to come), request
 bodies streamed with flow control (reading pauses above ``HIGH_WATER`` bytes
 waiting for the app), response bodies framed by ``Content-Length`` or chunked,
 ``http.disconnect`` when the client goes away, 400 for a malformed request, 500
@@ -60,6 +62,14 @@ HIGH_WATER = 64 * 1024
 """Request body bytes waiting for the app above which reading from the client pauses."""
 DIRECT_BODY = 64 * 1024
 """Requests with at most this many body bytes are offered to ``handle_direct``."""
+MAX_DISCARD = 256 * 1024
+"""Unread request body bytes the server reads and drops to keep a connection that
+was answered early (Go's ``maxPostHandlerReadBytes``); past it, or when the size is
+unknown, the answer says ``Connection: close`` rather than reading on unbounded."""
+LINGER = 2.0
+"""Seconds a connection closed with request bytes still coming reads and drops them
+after its answer (nginx's lingering close): closing at once would reset the
+connection, and a reset can destroy the answer before the client has read it."""
 
 
 def _status_line(code: int) -> bytes:
@@ -88,12 +98,14 @@ class Cycle:
         "buffered",
         "chunked",
         "conn",
+        "declared",
         "deferred",
         "disconnected",
         "expect_100",
         "finished",
         "keep_alive",
         "more_body",
+        "received",
         "remaining",
         "response_complete",
         "response_started",
@@ -101,13 +113,23 @@ class Cycle:
         "waiter",
     )
 
-    def __init__(self, conn: H1Protocol, scope: Scope, keep_alive: bool, expect_100: bool) -> None:
+    def __init__(
+        self,
+        conn: H1Protocol,
+        scope: Scope,
+        keep_alive: bool,
+        expect_100: bool,
+        declared: int | None = None,
+    ) -> None:
         self.conn = conn
         self.scope = scope
         self.keep_alive = keep_alive
         self.expect_100 = expect_100
+        self.declared = declared
+        """The request's Content-Length (None when chunked)."""
         self.body: list[bytes] = []
         self.buffered = 0
+        self.received = 0
         self.more_body = True
         self.finished = False
         self.deferred = False
@@ -173,6 +195,8 @@ class Cycle:
             if kind != "http.response.start":
                 raise RuntimeError(f"expected 'http.response.start', got {kind!r}")
             self.response_started = True
+            if self.more_body:
+                self._answered_early()
             self.expect_100 = False
             conn.write(self._head(message["status"], message.get("headers", ())))
             return
@@ -236,6 +260,18 @@ class Cycle:
         parts.append(b"\r\n")
         return b"".join(parts)
 
+    def _answered_early(self) -> None:
+        """The answer starts before the request body has all come: keep the connection?
+
+        Only when the rest is known and small enough to read and drop. A client that
+        asked for ``100 Continue`` and never got it may send the body or its next
+        request: the two cannot be told apart, so the connection closes (Go's
+        net/http does the same; RFC 9110 10.1.1 asks the server to say which).
+        """
+        declared = self.declared
+        if self.expect_100 or declared is None or declared - self.received > MAX_DISCARD:
+            self.keep_alive = False
+
     def _complete(self) -> None:
         self.response_complete = True
         self.wake()
@@ -254,6 +290,8 @@ class Cycle:
         if self.disconnected:
             self.response_complete = True
             return
+        if self.more_body:
+            self._answered_early()
         if not self.keep_alive:
             end = b"\r\nconnection: close\r\n\r\n"
         elif self.scope["http_version"] == "1.0":
@@ -331,6 +369,7 @@ class H1Protocol(asyncio.Protocol):
         self.drain_waiter: asyncio.Future[None] | None = None
         self.last_active = time.monotonic()
         self.closing = False
+        self.lingering = False
         self.broken = False
         """A malformed request came: answer what came before it, then 400 and close."""
 
@@ -347,7 +386,7 @@ class H1Protocol(asyncio.Protocol):
             self.local = (str(local[0]), int(local[1]))
 
     def data_received(self, data: bytes) -> None:
-        if self.broken:
+        if self.broken or self.lingering:
             return
         self.last_active = time.monotonic()
         try:
@@ -431,7 +470,17 @@ class H1Protocol(asyncio.Protocol):
             "headers": self.headers,
         }
         keep_alive = parser.should_keep_alive() and not self.closing
-        cycle = Cycle(self, scope, keep_alive, self.expect_100)
+        length = self.body_length
+        declared = (
+            None
+            if self.chunked_body
+            else 0
+            if length is None
+            else int(length)
+            if length.isdigit()
+            else None
+        )
+        cycle = Cycle(self, scope, keep_alive, self.expect_100, declared)
         self.parsing = cycle
         if self.current is not None:
             # Pipelined: it waits for the answer in progress; so does reading.
@@ -450,6 +499,7 @@ class H1Protocol(asyncio.Protocol):
             return  # the answer was given already: the rest is read and dropped
         cycle.body.append(body)
         cycle.buffered += len(body)
+        cycle.received += len(body)
         if cycle.buffered > HIGH_WATER and not cycle.deferred:
             self.pause_reading()
         cycle.wake()
@@ -491,7 +541,10 @@ class H1Protocol(asyncio.Protocol):
             self.close()
             return
         if not cycle.keep_alive or self.closing:
-            self.close()
+            if self.parsing is cycle:
+                self._linger()
+            else:
+                self.close()
             return
         if self.parsing is cycle:
             # The app answered before the whole body came: read on and drop the rest.
@@ -547,6 +600,24 @@ class H1Protocol(asyncio.Protocol):
         self.batch.flush()
         if self.transport is not None:
             self.transport.close()
+
+    def _linger(self) -> None:
+        """Close after an answer given before the request body all came: send the
+        answer and a FIN, drop what the client still sends for up to ``LINGER``
+        seconds, then close (sooner when the client closes its side)."""
+        self.closing = True
+        self.lingering = True
+        self.parsing = None
+        self.batch.flush()
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        if transport.can_write_eof():
+            transport.write_eof()
+        if self.read_paused:
+            self.read_paused = False
+            transport.resume_reading()
+        self.loop.call_later(LINGER, transport.close)
 
     def _small(self) -> bool:
         """Whether the body is known to fit ``DIRECT_BODY`` and nothing waits on it."""
