@@ -9,6 +9,7 @@ navigation, both deterministic for the same input.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import posixpath
@@ -100,6 +101,18 @@ def rel(from_page: str, to: str) -> str:
     return out + (f"#{anchor}" if anchor else "")
 
 
+@dataclass(frozen=True, eq=False)
+class Hook:
+    """One method of a top-level ``webhooks`` entry: a request the platform sends."""
+
+    name: str
+    method: str
+    service: str
+    node: Mapping[str, Any]
+    path_item: Mapping[str, Any]
+    page: str = ""
+
+
 class Portal:
     """Everything derived once from the spec, shared by all page renderers."""
 
@@ -131,6 +144,7 @@ class Portal:
         self.ops = sorted(spec.operations, key=lambda o: (o.service, o.path, _method_rank(o)))
         self.op_page: dict[str, str] = {}
         self._assign_pages()
+        self.hooks = self._webhooks()
         self.schemas: dict[str, Any] = dict(
             ((self.doc.get("components") or {}).get("schemas") or {}).items()
         )
@@ -155,6 +169,34 @@ class Portal:
                 n += 1
             used.add(path.lower())
             self.op_page[op.operation_id] = path
+
+    def _webhooks(self) -> list[Hook]:
+        """Webhooks in name order, each method on its own page under ``webhooks/``."""
+        found: list[Hook] = []
+        for name, item in sorted((self.doc.get("webhooks") or {}).items()):
+            real = deref(self.doc, item)
+            if not isinstance(real, Mapping):
+                continue
+            methods = [m for m in HTTP_METHODS if isinstance(real.get(m), Mapping)]
+            for method in methods:
+                node = real[method]
+                base = f"webhooks/{slug(str(name))}"
+                if len(methods) > 1:
+                    base += f"-{method}"
+                found.append(
+                    Hook(str(name), method, str(node.get("x-service") or ""), node, real, base)
+                )
+        used: set[str] = {"webhooks/index.md"}
+        hooks = []
+        for hook in found:
+            path = hook.page + ".md"
+            n = 2
+            while path.lower() in used:
+                path = f"{hook.page}-{n}.md"
+                n += 1
+            used.add(path.lower())
+            hooks.append(dataclasses.replace(hook, page=path))
+        return hooks
 
     def _schema_pages(self) -> dict[str, str]:
         names = sorted(self.schemas, key=str.lower)
@@ -407,16 +449,11 @@ def _status_sort(code: str) -> tuple[int, str]:
     return (int(code), "") if code.isdigit() else (999, code)
 
 
-def operation_context(portal: Portal, op: Operation) -> dict[str, Any]:
-    page = portal.op_page[op.operation_id]
-    node = portal.operation(op)
-    path_item = refs.resolve(portal.doc, op.pointer.rsplit("/", 1)[0])
-    path_item = path_item if isinstance(path_item, Mapping) else {}
-    params = _params(portal, path_item, node)
-    public = portal.is_public(node)
-    schemes = sorted({k for s in portal.security_of(node) for k in s})
-
-    # request body
+def request_body(
+    portal: Portal, page: str, node: Mapping[str, Any]
+) -> tuple[list[dict[str, Any]], Any, str | None, Any]:
+    """Request body sections of an operation, webhook or callback, plus the body
+    object and the first media type with its example (for code samples)."""
     body_sections: list[dict[str, Any]] = []
     body = deref(portal.doc, node.get("requestBody"))
     req_media, req_body = None, None
@@ -435,8 +472,14 @@ def operation_context(portal: Portal, op: Operation) -> dict[str, Any]:
                     else "",
                 }
             )
+    return body_sections, body, req_media, req_body
 
-    # responses
+
+def response_sections(
+    portal: Portal, page: str, node: Mapping[str, Any]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Documented responses, and the error responses that use the envelope (shown as
+    one table linking the error catalog rather than as schemas)."""
     responses = []
     error_responses = []
     for status, resp in sorted(
@@ -504,6 +547,21 @@ def operation_context(portal: Portal, op: Operation) -> dict[str, Any]:
                 "headers": headers,
             }
         )
+
+    return responses, error_responses
+
+
+def operation_context(portal: Portal, op: Operation) -> dict[str, Any]:
+    page = portal.op_page[op.operation_id]
+    node = portal.operation(op)
+    path_item = refs.resolve(portal.doc, op.pointer.rsplit("/", 1)[0])
+    path_item = path_item if isinstance(path_item, Mapping) else {}
+    params = _params(portal, path_item, node)
+    public = portal.is_public(node)
+    schemes = sorted({k for s in portal.security_of(node) for k in s})
+
+    body_sections, body, req_media, req_body = request_body(portal, page, node)
+    responses, error_responses = response_sections(portal, page, node)
 
     # errors the operation can return (catalog), linked to the errors page
     errors = sorted(portal.errors_by_op.get(op.operation_id, []), key=lambda e: (e.status, e.code))
@@ -592,6 +650,7 @@ def operation_context(portal: Portal, op: Operation) -> dict[str, Any]:
             ),
         ),
         "errors": error_rows,
+        "callbacks": callback_sections(portal, page, node),
         "samples": [(name, fence(code, lang)) for name, lang, code in code_samples],
         "samples_block": portal.block(page, tabs_html(code_samples)),
         "errors_block": portal.block(page, errors_html(error_rows)),
@@ -601,6 +660,120 @@ def operation_context(portal: Portal, op: Operation) -> dict[str, Any]:
         "rate_page": rel(page, "rate-limits.md"),
         "try_it": rel(page, "try-it.md") + "#" + slug(op.operation_id),
     }
+
+
+def callback_sections(portal: Portal, page: str, node: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The requests an operation's ``callbacks`` make to a URL the client gave:
+    one section per callback, expression and method, with payload and responses."""
+    out: list[dict[str, Any]] = []
+    callbacks = node.get("callbacks")
+    if not isinstance(callbacks, Mapping):
+        return out
+    for name, callback in callbacks.items():
+        callback = deref(portal.doc, callback)
+        if not isinstance(callback, Mapping):
+            continue
+        for expression, item in callback.items():
+            item = deref(portal.doc, item)
+            if str(expression).startswith("x-") or not isinstance(item, Mapping):
+                continue
+            for method in HTTP_METHODS:
+                sub = item.get(method)
+                if not isinstance(sub, Mapping):
+                    continue
+                bodies, _, _, _ = request_body(portal, page, sub)
+                responses, errors = response_sections(portal, page, sub)
+                out.append(
+                    {
+                        "name": str(name),
+                        "anchor": f"callback-{slug(str(name))}-{method}",
+                        "method": method,
+                        "expression": str(expression),
+                        "summary": cell(sub.get("summary"), 300),
+                        "description": sanitize(sub.get("description")),
+                        "params": portal.block(
+                            page, params_table(portal, page, _params(portal, item, sub))
+                        ),
+                        "bodies": bodies,
+                        "responses": portal.block(page, _status_table(responses + errors)),
+                    }
+                )
+    return out
+
+
+def _status_table(responses: list[dict[str, Any]]) -> str:
+    return table_html(
+        ["Status", "Description"],
+        ([h(r["status"]), inline_html(r["description"], 300)] for r in responses),
+    )
+
+
+def webhook_context(portal: Portal, hook: Hook) -> dict[str, Any]:
+    page = hook.page
+    node = hook.node
+    bodies, body, _, _ = request_body(portal, page, node)
+    responses, error_responses = response_sections(portal, page, node)
+    services = {name for name, _ in portal.services()}
+    return {
+        "page": page,
+        "hook": hook,
+        "title": str(node.get("summary") or hook.name),
+        "description": sanitize(node.get("description")),
+        "deprecated": bool(node.get("deprecated")),
+        "operation_id": str(node.get("operationId") or ""),
+        "service_link": rel(page, f"services/{slug(hook.service)}/index.md")
+        if hook.service in services
+        else "",
+        "index": rel(page, "webhooks/index.md"),
+        "params": portal.block(
+            page, params_table(portal, page, _params(portal, hook.path_item, node))
+        ),
+        "bodies": bodies,
+        "body_required": bool(isinstance(body, Mapping) and body.get("required")),
+        # Error answers of a webhook are the receiver's, not our envelope: one list.
+        "responses": sorted(
+            responses + [{**e, "media": []} for e in error_responses],
+            key=lambda r: _status_sort(str(r["status"])),
+        ),
+    }
+
+
+def render_webhooks(portal: Portal) -> dict[str, bytes]:
+    """The webhooks index and one page per webhook (nothing when there are none)."""
+    if not portal.hooks:
+        return {}
+    index = "webhooks/index.md"
+    files = {
+        index: portal.render(
+            "webhooks.md.j2",
+            page=index,
+            table=portal.block(
+                index,
+                table_html(
+                    ["Method", "Webhook", "Summary", "Service"],
+                    (
+                        [
+                            method_badge(hook.method),
+                            op_anchor(index, hook.page, hcode(hook.name)),
+                            inline_html(hook.node.get("summary"), 120),
+                            h(hook.service),
+                        ]
+                        for hook in portal.hooks
+                    ),
+                ),
+            ),
+            count=len(portal.hooks),
+        )
+    }
+    for hook in portal.hooks:
+        files[hook.page] = portal.render("webhook.md.j2", **webhook_context(portal, hook))
+    return files
+
+
+def _hook_title(hook: Hook) -> str:
+    summary = hook.node.get("summary")
+    text = str(summary) if isinstance(summary, str) and summary.strip() else hook.name
+    return text.replace("\n", " ")[:80]
 
 
 def table_html(headers: Sequence[str], rows: Iterable[Sequence[str]], css: str = "") -> str:
@@ -795,6 +968,7 @@ def render_portal(
             ctx = operation_context(portal, op)
             files[portal.op_page[op.operation_id]] = portal.render("operation.md.j2", **ctx)
 
+    files.update(render_webhooks(portal))
     files.update(render_schemas(portal))
     files["changelog.md"] = render_changelog(portal)
     files["try-it.md"] = portal.render("try_it.md.j2", page="try-it.md")
@@ -821,6 +995,18 @@ def render_portal(
             ]
         },
         {"API reference": service_nav},
+        *(
+            [
+                {
+                    "Webhooks": [
+                        "webhooks/index.md",
+                        *({_hook_title(hook): hook.page} for hook in portal.hooks),
+                    ]
+                }
+            ]
+            if portal.hooks
+            else []
+        ),
         {"Schemas": schema_pages},
         {"Changelog": "changelog.md"},
         {"Try it": "try-it.md"},
