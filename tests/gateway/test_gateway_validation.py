@@ -103,6 +103,17 @@ def test_json_body_all_violations_nested_paths(app: GatewayApp) -> None:
     assert details(r) == {"body.contact.email": "required"}
 
 
+def test_format_violations_name_the_format_for_people(app: GatewayApp) -> None:
+    body = b'{"name":"rex","contact":{"email":"a@@b.com"},"id":"x","born":"2024-13-01"}'
+    r = call(app, "POST", "/pets", content=body, headers={"content-type": "application/json"})
+    messages = {d["field"]: d["message"] for d in r.json()["error"]["details"]}
+    assert messages == {
+        "body.contact.email": '"a@@b.com" is not a valid email address',
+        "body.id": '"x" is not a valid UUID',
+        "body.born": '"2024-13-01" is not a valid date (YYYY-MM-DD)',
+    }
+
+
 def test_circular_schema_validates_deep(app: GatewayApp) -> None:
     r = call(
         app, "POST", "/trees", json={"name": "a", "children": [{"name": "b", "children": [{}]}]}

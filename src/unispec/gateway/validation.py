@@ -213,6 +213,32 @@ def _field(prefix: str, path: list[str | int]) -> str:
     return prefix + "." + ".".join(str(p) for p in path)
 
 
+FORMAT_NAMES = {
+    "email": "email address",
+    "idn-email": "email address",
+    "uuid": "UUID",
+    "date-time": "date-time (RFC 3339, like 2024-05-01T12:00:00Z)",
+    "date": "date (YYYY-MM-DD)",
+    "time": "time (RFC 3339, like 12:00:00Z)",
+    "uri": "absolute URI",
+    "uri-reference": "URI reference",
+    "ipv4": "IPv4 address",
+    "ipv6": "IPv6 address",
+    "hostname": "hostname",
+}
+"""How a format is named to the client: jsonschema-rs says '"x" is not a "email"'."""
+
+
+def _message(err: Any, code: str) -> str:
+    if code == "format":
+        fmt = str(err.kind.format)
+        shown = json.dumps(err.instance, ensure_ascii=False)
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        return f"{shown} is not a valid {FORMAT_NAMES.get(fmt, repr(fmt) + ' value')}"
+    return str(err.message)
+
+
 def violations(validator: Any, instance: Any, prefix: str) -> list[Violation]:
     """Every violation of ``instance`` as field-path details."""
     out: list[Violation] = []
@@ -222,7 +248,7 @@ def violations(validator: Any, instance: Any, prefix: str) -> list[Violation]:
         path = list(err.instance_path)
         if code == "required":
             path.append(kind.property)
-        out.append(Violation(_field(prefix, path), code, str(err.message)))
+        out.append(Violation(_field(prefix, path), code, _message(err, code)))
     return out
 
 
@@ -235,7 +261,7 @@ def _param_violations(validator: Any, instance: Mapping[str, Any]) -> list[Viola
         if code == "required":
             path.append(kind.property)
         location = str(path[0]) if path else "params"
-        out.append(Violation(_field(location, path[1:]), code, str(err.message)))
+        out.append(Violation(_field(location, path[1:]), code, _message(err, code)))
     return out
 
 
