@@ -16,6 +16,7 @@ import yaml
 
 from unispec.diff import compare_documents, diff_documents
 from unispec.diff.engine import DiffOptions
+from unispec.diff.report import parse_ignore
 from unispec.diff.rules import all_rules
 
 TODAY = date(2026, 6, 1)
@@ -2438,6 +2439,62 @@ case(
     doc({}, webhooks={}),
     {("webhook-removed", "ERR")},
 )
+_PAYLOAD = {
+    "type": "object",
+    "required": ["id", "amount"],
+    "properties": {"id": {"type": "string"}, "amount": {"type": "integer"}},
+}
+
+
+def hook(payload: Any, mt: str = "application/json", **methods: Any) -> Doc:
+    return doc({}, webhooks={"paid": {"post": req_body(payload, mt=mt), **methods}})
+
+
+case(
+    "webhook payload: a required property removed (receivers read it)",
+    hook(_PAYLOAD),
+    hook({**_PAYLOAD, "required": ["id"], "properties": {"id": {"type": "string"}}}),
+    {("response-required-property-removed", "ERR")},
+)
+case(
+    "webhook payload: a property's type changed",
+    hook(_PAYLOAD),
+    hook({**_PAYLOAD, "properties": {"id": {"type": "string"}, "amount": {"type": "string"}}}),
+    {("response-property-type-changed", "ERR")},
+)
+case(
+    "webhook payload: a property added is not breaking",
+    hook(_PAYLOAD),
+    hook({**_PAYLOAD, "properties": {**_PAYLOAD["properties"], "note": {"type": "string"}}}),
+    {("response-optional-property-added", "INFO")},
+)
+case(
+    "webhook payload media type removed; one method of a webhook removed",
+    hook(_PAYLOAD, put=req_body(_PAYLOAD)),
+    hook(_PAYLOAD, mt="application/xml"),
+    {
+        ("response-media-type-removed", "ERR"),
+        ("response-media-type-added", "INFO"),
+        ("webhook-removed", "ERR"),
+    },
+)
+
+
+def test_webhook_findings_name_the_webhook_and_can_be_ignored() -> None:
+    base = hook(_PAYLOAD)
+    rev = bump(hook({**_PAYLOAD, "required": ["id"], "properties": {"id": {"type": "string"}}}))
+    report = diff_documents(base, rev)
+    (finding,) = report.findings
+    assert finding.operation == "POST webhook:paid"
+    assert finding.message == (
+        "response required property removed `amount` (webhook payload application/json)"
+    )
+    assert finding.pointer == (
+        "/webhooks/paid/post/requestBody/content/application~1json/schema/properties/amount"
+    )
+    ignore = parse_ignore("response-required-property-removed POST webhook:paid  receivers moved")
+    assert diff_documents(base, rev, ignore=ignore).findings == []
+
 
 # semantic versioning (no version bump applied for these)
 case(

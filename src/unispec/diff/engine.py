@@ -415,11 +415,61 @@ class Comparer:
             self.emit("webhook-added", None, f"/webhooks/{escape(name)}", name)
         for name in sorted(set(bw) - set(rw)):
             self.emit("webhook-removed", None, f"/webhooks/{escape(name)}", name, side="base")
+        for name in sorted(set(bw) & set(rw)):
+            self.webhook(name, bw[name], rw[name])
         bsch = _dict(_dict(self.base.get("components")).get("schemas"))
         rsch = _dict(_dict(self.rev.get("components")).get("schemas"))
         for name in sorted(set(bsch) - set(rsch)):
             ptr = f"/components/schemas/{escape(name)}"
             self.emit("api-schema-removed", None, ptr, name, side="base")
+
+    def webhook(self, name: str, braw: Any, rraw: Any) -> None:
+        """A webhook's payload is data the platform sends to its clients' endpoints,
+        like a response: its changes are judged by the response rules (removing a
+        property a receiver reads breaks it; adding one does not)."""
+        ptr = f"/webhooks/{escape(name)}"
+        b, bptr, _ = self.bdoc.deref(braw, ptr)
+        r, rptr, _ = self.rdoc.deref(rraw, ptr)
+        b, r = _dict(b), _dict(r)
+        for method in HTTP_METHODS:
+            bop, rop = b.get(method), r.get(method)
+            if not isinstance(bop, dict):
+                continue
+            if not isinstance(rop, dict):
+                subject = f"{name} ({method.upper()})"
+                self.emit("webhook-removed", None, f"{bptr}/{method}", subject, side="base")
+                continue
+            service = rop.get("x-service")
+            ctx = _Op(
+                key=f"{method.upper()} webhook:{name}",
+                service=service if isinstance(service, str) else "",
+                bptr=f"{bptr}/{method}",
+                rptr=f"{rptr}/{method}",
+            )
+            bb, bbptr, _ = self.bdoc.deref(bop.get("requestBody"), ctx.bptr + "/requestBody")
+            rb, rbptr, _ = self.rdoc.deref(rop.get("requestBody"), ctx.rptr + "/requestBody")
+            bc, rc = _dict(_dict(bb).get("content")), _dict(_dict(rb).get("content"))
+            for mt in bc:
+                if mt not in rc:
+                    label = f"payload {mt}"
+                    self.emit("response-media-type-removed", ctx, bbptr, label, side="base")
+            for mt in rc:
+                if mt not in bc:
+                    self.emit("response-media-type-added", ctx, rbptr, f"payload {mt}")
+            for mt in bc:
+                bm, rm = _dict(bc[mt]), _dict(rc.get(mt))
+                if "schema" not in bm or "schema" not in rm:
+                    continue
+                where = Where("response", "body", strong=_is_json(mt))
+                events = self.walker.compare(
+                    bm["schema"],
+                    rm["schema"],
+                    f"{bbptr}/content/{escape(mt)}/schema",
+                    f"{rbptr}/content/{escape(mt)}/schema",
+                    where,
+                    "top",
+                )
+                self.emit_events(events, where, ctx, "", f"webhook payload {mt}")
 
     # -- parameters --------------------------------------------------------
     def _params(
