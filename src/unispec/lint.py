@@ -9,11 +9,11 @@ badly), ``info`` for facts worth knowing (route resolution order).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from unispec import catalog, refs
-from unispec.model import Finding, UnifiedSpec
+from unispec.model import HTTP_METHODS, Finding, UnifiedSpec
 
 _KEBAB = re.compile(r"^(v[0-9]+|[a-z0-9]+(-[a-z0-9]+)*)(\.[a-z0-9]+)?$")
 _TEMPLATE = re.compile(r"^\{[^}]+\}$")
@@ -177,8 +177,7 @@ def _invalid_examples(spec: UnifiedSpec) -> list[Finding]:
 
     findings: list[Finding] = []
     holders: list[tuple[str, dict[str, Any]]] = []
-    for path, method, op in refs.iter_operations(doc):
-        ptr = refs.join("", "paths", path, method)
+    for ptr, op in _message_nodes(doc):
         body = op.get("requestBody")
         if isinstance(body, dict):
             for mt, media in (body.get("content") or {}).items():
@@ -219,6 +218,48 @@ def _invalid_examples(spec: UnifiedSpec) -> list[Finding]:
                     )
                 )
     return findings
+
+
+def _message_nodes(doc: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(pointer, operation) for every exchange the contract documents: operations,
+    their callbacks and webhooks (whose examples receivers copy just the same)."""
+    found: list[tuple[str, dict[str, Any]]] = []
+    for path, method, op in refs.iter_operations(doc):
+        found.append((refs.join("", "paths", path, method), op))
+    for name, item in (doc.get("webhooks") or {}).items():
+        found.extend(_item_operations(doc, item, refs.join("", "webhooks", name)))
+    for ptr, op in list(found):
+        callbacks = op.get("callbacks")
+        for name, callback in callbacks.items() if isinstance(callbacks, dict) else ():
+            cb_ptr = refs.join(ptr, "callbacks", name)
+            callback, cb_ptr = _follow(doc, callback, cb_ptr)
+            if isinstance(callback, dict):
+                for expression, item in callback.items():
+                    found.extend(_item_operations(doc, item, refs.join(cb_ptr, expression)))
+    yield from found
+
+
+def _follow(doc: dict[str, Any], node: Any, ptr: str) -> tuple[Any, str]:
+    """A local ``$ref`` followed to its target (and the target's pointer)."""
+    for _ in range(32):
+        if not isinstance(node, dict) or not isinstance(node.get("$ref"), str):
+            break
+        ref = node["$ref"]
+        try:
+            node, ptr = refs.resolve(doc, ref), ref[1:]
+        except (KeyError, IndexError, ValueError):
+            return None, ptr
+    return node, ptr
+
+
+def _item_operations(
+    doc: dict[str, Any], item: Any, ptr: str
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    item, ptr = _follow(doc, item, ptr)
+    if isinstance(item, dict):
+        for method in HTTP_METHODS:
+            if isinstance(item.get(method), dict):
+                yield refs.join(ptr, method), item[method]
 
 
 def route_order(paths: Iterable[str]) -> list[str]:

@@ -612,8 +612,15 @@ def merge(
     for p in prepared:
         for name, item in (p.doc.get("webhooks") or {}).items():
             item = in_place[p.spec.name](item)
+            original = name
             if name in webhooks and _canon(webhooks[name]) != _canon(item):
                 name = f"{p.spec.name}.{name}"
+            if name not in webhooks:
+                # Findings about a webhook (lint, diff) point into its service's file.
+                locator.mounts[refs.join("", "webhooks", name)] = (
+                    p.located or p.spec,
+                    refs.join("", "webhooks", original),
+                )
             webhooks.setdefault(name, item)
             for method in HTTP_METHODS:
                 if isinstance(item.get(method), dict):

@@ -7,6 +7,7 @@ import random
 import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -192,3 +193,48 @@ def test_lint_flags_examples_that_contradict_their_schema(make_project: MakeProj
     assert len(hits) == 1, hits
     assert "broken" in hits[0]["message"] and "email" in hits[0]["message"]
     assert hits[0]["file"] == "specs/a.yaml" and hits[0]["line"]
+
+
+def test_lint_checks_the_examples_of_webhooks_and_callbacks(make_project: MakeProject) -> None:
+    """Receivers copy webhook and callback payload examples too: a wrong one is flagged,
+    with the line in the service's own file (a webhook behind components/pathItems too)."""
+    schema = {"type": "object", "properties": {"id": {"type": "string", "format": "uuid"}}}
+
+    def delivery(value: Any) -> dict[str, Any]:
+        return {
+            "post": {
+                "requestBody": {
+                    "content": {"application/json": {"schema": schema, "example": value}}
+                },
+                "responses": {"200": {"description": "ok"}},
+            }
+        }
+
+    paths = {
+        "/subscriptions": {
+            "post": {
+                "operationId": "subscribe",
+                "responses": {"201": {"description": "ok"}},
+                "callbacks": {"done": {"{$request.body#/url}": delivery({"id": "cb-not-uuid"})}},
+            }
+        }
+    }
+    spec = doc(
+        paths,
+        webhooks={
+            "good": delivery({"id": "2c1f6a3e-8d9b-4a5c-9e7f-0b1d2c3e4f5a"}),
+            "bad": delivery({"id": "hook-not-uuid"}),
+            "shared": {"$ref": "#/components/pathItems/Shared"},
+        },
+        components={"pathItems": {"Shared": delivery({"id": "shared-not-uuid"})}},
+    )
+    root = make_project({"a": spec})
+    result = runner.invoke(app, ["lint", "-p", str(root), "--format", "json"])
+    hits = [f for f in json.loads(result.stdout)["findings"] if f["rule"] == "example-invalid"]
+    messages = sorted(h["message"] for h in hits)
+    assert len(hits) == 3, hits
+    assert any("cb-not-uuid" in m for m in messages)
+    assert any("hook-not-uuid" in m for m in messages)
+    assert any("shared-not-uuid" in m for m in messages)
+    for h in hits:
+        assert (h["file"], bool(h["line"])) == ("specs/a.yaml", True), h
