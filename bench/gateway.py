@@ -982,8 +982,10 @@ README_INTRO = """\
 One run starts every server side by side (nginx upstream returning a fixed JSON body,
 nginx reverse proxy, the naive FastAPI + httpx proxy, Prism's validating proxy, our
 gateway in several configurations), then runs `wrk -t2 -c64` with the same POST of a
-10-field JSON body against each row in turn, for 3 interleaved rounds, and reports
-medians. The machine has 2 cores shared by wrk, the proxy and the upstream, so absolute
+10-field JSON body against each row in turn, for `--reps` interleaved rounds (5 for
+the table below), and reports medians. Before measuring, every row must answer the POST
+with 200, and every row that claims to validate must refuse the same body with a bad
+email. The machine has 2 cores shared by wrk, the proxy and the upstream, so absolute
 req/s move from run to run; the ratios within one run and the server's CPU time per
 request (read from /proc for the server's process tree) are the steadier figures.
 
@@ -1038,11 +1040,23 @@ wake-ups of wrk and nginx included, is a third of the total. A minimal Python pr
 (httptools + uvloop, no checks at all) measured ~25 µs per request here at 35k req/s,
 nginx ~35 µs in C.
 
+**Hosts of this kind differ by up to 3×,** and the goals with them. The same code
+measured, per request of the validating gateway (1 worker, wrk -c64):
+
+| host (date, CPU) | req/s | CPU µs/req | p99 ms | validation cost |
+|---|---:|---:|---:|---:|
+| 2026-11-23 13:42 UTC (stop 11) | 8,224 | 121 | 14.4 | 15.6% |
+| 2026-11-23 ~16:30 UTC (stop 12, a focused 5-round run) | 5,293 | 187 | 29.2 | 20.4% |
+| 2026-11-23 18:00 UTC, AMD EPYC (table below) | see below | | | |
+
+Each row's ratios are within one run, so they compare like with like; the absolute
+goals (p99) and the cache-bound ratio (validation, see below) move with the host.
+
 **On the p99 goal (< 10 ms at 64 connections).** wrk keeps 64 requests in flight, so by
 Little's law the mean latency is 64 / throughput: a p99 under 10 ms needs roughly 13,000
-requests/s or more with a tight tail, on 2 cores that wrk and the upstream share. One
-Python process cannot serve that; two workers come closest (row "2 workers"; sweep
-below).
+requests/s or more with a tight tail, on 2 cores that wrk and the upstream share. On the
+slower hosts above one Python process could not serve that and two workers came closest;
+on the host of the table below one worker does.
 
 **Measured and not kept** (by hand, 2026-11-23; scripts not in the repo):
 

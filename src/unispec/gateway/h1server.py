@@ -471,15 +471,9 @@ class H1Protocol(asyncio.Protocol):
         }
         keep_alive = parser.should_keep_alive() and not self.closing
         length = self.body_length
-        declared = (
-            None
-            if self.chunked_body
-            else 0
-            if length is None
-            else int(length)
-            if length.isdigit()
-            else None
-        )
+        declared: int | None = None  # chunked: unknown
+        if not self.chunked_body:
+            declared = 0 if length is None else int(length) if length.isdigit() else None
         cycle = Cycle(self, scope, keep_alive, self.expect_100, declared)
         self.parsing = cycle
         if self.current is not None:
