@@ -128,22 +128,84 @@ PointerChain = Any
 """(parent chain, key) pairs ending in None: a pointer not yet turned into a string."""
 
 
+_NAME_MAPS = frozenset(
+    {
+        "properties",
+        "patternProperties",
+        "$defs",
+        "definitions",
+        "dependentSchemas",
+        "paths",
+        "webhooks",
+        "callbacks",
+        "responses",
+        "content",
+        "encoding",
+        "headers",
+        "links",
+        "schemas",
+        "parameters",
+        "requestBodies",
+        "securitySchemes",
+        "pathItems",
+        "variables",
+    }
+)
+"""Keys whose object maps names chosen by the author (a property, a status code...) to
+objects: there ``default`` or ``example`` is a name, not a keyword."""
+
+_DATA_KEYS = frozenset({"example", "default", "enum", "const"})
+"""Keywords whose value is a literal JSON value: a ``$ref`` in it is data, not a reference."""
+
+_NODE, _NAMES, _EXAMPLES, _EXAMPLE = 0, 1, 2, 3
+
+
+def _is_literal(key: Any, kind: int) -> bool:
+    """Whether the value under ``key`` of a keyword object (not a name map) is data."""
+    if key in _DATA_KEYS:
+        return True
+    if kind == _EXAMPLE and key == "value":
+        return True
+    return type(key) is str and key.startswith("x-")
+
+
 def iter_ref_chains(node: Any) -> Iterator[tuple[PointerChain, str]]:
-    """``iter_refs`` for callers that need the pointer only now and then (``chain_pointer``)."""
-    stack: list[tuple[Any, Any]] = [(node, None)]
+    """``iter_refs`` for callers that need the pointer only now and then (``chain_pointer``).
+
+    Literal values are not searched: an ``example``, ``default``, ``enum`` or
+    ``const``, the ``value`` of an Example Object, a JSON Schema ``examples``
+    array and ``x-`` extensions may hold a ``{"$ref": ...}`` that is data (a
+    JSON Schema in an example payload), which must neither be bundled nor be
+    reported as dangling. Names in maps (a property called ``default``, the
+    ``default`` response) are still searched.
+    """
+    stack: list[tuple[Any, Any, int]] = [(node, None, _NODE)]
     while stack:
-        cur, chain = stack.pop()
+        cur, chain, kind = stack.pop()
         if isinstance(cur, dict):
             ref = cur.get("$ref")
-            if isinstance(ref, str):
+            if isinstance(ref, str) and kind != _NAMES and kind != _EXAMPLES:
                 yield chain, ref
             for key, value in cur.items():
-                if isinstance(value, (dict, list)):
-                    stack.append((value, (chain, key)))
+                if not isinstance(value, (dict, list)):
+                    continue
+                if kind == _NAMES:
+                    stack.append((value, (chain, key), _NODE))
+                elif kind == _EXAMPLES:
+                    stack.append((value, (chain, key), _EXAMPLE))
+                elif _is_literal(key, kind):
+                    continue
+                elif key == "examples":
+                    if isinstance(value, dict):
+                        stack.append((value, (chain, key), _EXAMPLES))
+                elif key in _NAME_MAPS and isinstance(value, dict):
+                    stack.append((value, (chain, key), _NAMES))
+                else:
+                    stack.append((value, (chain, key), _NODE))
         elif isinstance(cur, list):
             for i, value in enumerate(cur):
                 if isinstance(value, (dict, list)):
-                    stack.append((value, (chain, i)))
+                    stack.append((value, (chain, i), _NODE))
 
 
 def chain_pointer(pointer: str, chain: PointerChain) -> str:

@@ -151,6 +151,54 @@ def test_missing_external_target_is_reported_with_line(tmp_path: Path) -> None:
     assert "specs/a.yaml:" in text and "nope.yaml: file not found" in text
 
 
+def test_ref_shaped_data_is_not_followed(make_project: MakeProject) -> None:
+    # Examples, defaults and x- extensions are literal data: a "$ref" in them (a JSON
+    # Schema in an example payload, Redocly's x-codeSamples) is neither bundled nor
+    # reported as dangling. Real refs next to them, under names like "default", are.
+    thing = {
+        "type": "object",
+        "properties": {
+            "schema": {"type": "object", "default": {"$ref": "#/nowhere"}},
+            "default": {"$ref": "#/components/schemas/Pet"},
+        },
+        "example": {"schema": {"$ref": "#/definitions/Pet"}},
+    }
+    media = {
+        "schema": {"$ref": "#/components/schemas/Thing"},
+        "examples": {
+            "inline": {"value": {"schema": {"$ref": "other.yaml#/Pet"}}},
+            "shared": {"$ref": "#/components/examples/Shared"},
+        },
+    }
+    operation = {
+        "operationId": "getThing",
+        "x-codeSamples": [{"lang": "C#", "source": {"$ref": "../code/post.cs"}}],
+        "responses": {
+            "200": {"description": "ok", "content": {"application/json": media}},
+            "default": {"$ref": "#/components/responses/Oops"},
+        },
+    }
+    components = {
+        "schemas": {"Thing": thing, "Pet": {"type": "object"}},
+        "examples": {"Shared": {"value": {"$ref": "#/nothing/either"}}},
+        "responses": {"Oops": {"description": "oops"}},
+    }
+    root = make_project({"a": doc({"/thing": {"get": operation}}, components=components)})
+    unified = load_unified(root).document
+    schemas = unified["components"]["schemas"]
+    assert schemas["Thing"]["example"] == {"schema": {"$ref": "#/definitions/Pet"}}
+    assert unified["components"]["examples"]["Shared"]["value"] == {"$ref": "#/nothing/either"}
+    op_out = unified["paths"]["/thing"]["get"]
+    assert op_out["x-codeSamples"][0]["source"] == {"$ref": "../code/post.cs"}
+    assert op_out["responses"]["default"] == {"$ref": "#/components/responses/Oops"}
+
+    # A property that happens to be called "example" is a schema: its ref is checked.
+    thing["properties"]["example"] = {"$ref": "#/components/schemas/Missing"}
+    root = make_project({"a": doc({"/thing": {"get": operation}}, components=components)})
+    with pytest.raises(LoadError, match=r"Thing/properties/example/\$ref.*points to nothing"):
+        load_unified(root)
+
+
 def test_30_constructs_converted(make_project: MakeProject) -> None:
     schema = {
         "type": "object",
