@@ -346,6 +346,13 @@ def _prepare(spec: ServiceSpec, findings: list[Finding], consume: bool = False) 
     prepared = _Prepared(spec, doc, doc.get("x-rate-limit"))
     prepared.located = dataclasses.replace(spec, document={})
     paths: dict[str, Any] = {}
+    # Generated operationIds must not take an id the author wrote, nor one generated
+    # before them ("/pets" and "/pets/" both give getPets): the second gets getPets_2.
+    taken_ids = {
+        str(op["operationId"])
+        for _path, _method, op in refs.iter_operations(doc)
+        if "operationId" in op
+    }
     for path, item in (doc.get("paths") or {}).items():
         if not isinstance(item, dict):
             continue
@@ -358,7 +365,13 @@ def _prepare(spec: ServiceSpec, findings: list[Finding], consume: bool = False) 
             ptr = refs.join("", "paths", path, method)
             prepared.op_pointers[(new_path, method)] = ptr
             if "operationId" not in op:
-                op["operationId"] = _op_id_for(method, path)
+                generated = base = _op_id_for(method, path)
+                n = 2
+                while generated in taken_ids:
+                    generated = f"{base}_{n}"
+                    n += 1
+                taken_ids.add(generated)
+                op["operationId"] = generated
                 findings.append(
                     Finding(
                         "operation-id-missing",

@@ -80,6 +80,26 @@ def test_duplicate_operation_id_and_prefix(make_project: MakeProject) -> None:
     assert paths["/b"]["get"]["operationId"] == "b_list"
 
 
+def test_generated_operation_ids_never_clash_within_a_service(make_project: MakeProject) -> None:
+    # No operationId on GET /users, /pets and /pets/: the generated getUsers must not
+    # take the id the author gave GET /people, nor /pets/ the id generated for /pets.
+    bare = {"responses": {"200": {"description": "ok"}}}
+    paths = {
+        "/users": {"get": dict(bare)},
+        "/people": {"get": op("getUsers")},
+        "/pets": {"get": dict(bare)},
+        "/pets/": {"get": dict(bare)},
+    }
+    spec = load_unified(make_project({"a": doc(paths)}))
+    ids = {(o.method, o.path): o.operation_id for o in spec.operations}
+    assert ids == {
+        ("get", "/people"): "getUsers",
+        ("get", "/users"): "getUsers_2",
+        ("get", "/pets"): "getPets",
+        ("get", "/pets/"): "getPets_2",
+    }
+
+
 def test_path_prefix_mounts_a_service(make_project: MakeProject) -> None:
     root = make_project(
         {"a": doc({"/x": {"get": op("getA")}}), "b": doc({"/x": {"get": op("getB")}})},
