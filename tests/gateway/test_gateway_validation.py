@@ -15,6 +15,7 @@ import pytest
 from gw_support import make_app
 
 from unispec.gateway.app import GatewayApp
+from unispec.gateway.validation import SchemaCompiler, compile_operation
 
 HEADERS = {"X-Client-Version": "1.2"}
 
@@ -209,3 +210,50 @@ def test_request_id_kept_when_valid_else_generated(app: GatewayApp) -> None:
     r = call(app, "GET", "/nothing", headers={"X-Request-ID": "bad id\twith spaces"})
     assert r.headers["x-request-id"] != "bad id\twith spaces"
     assert len(r.headers["x-request-id"]) == 32
+
+
+def test_request_body_and_response_components_that_are_refs_themselves() -> None:
+    # 1Password's Events API: requestBodies.AuditEventsRequest is {$ref: CursorRequest}
+    # (a component that is a reference to another). The gateway and the mock used to
+    # refuse to start: "Pointer .../AuditEventsRequest/content/... does not exist".
+    counted = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
+    document = {
+        "openapi": "3.1.0",
+        "info": {"title": "t", "version": "1"},
+        "paths": {
+            "/events": {
+                "post": {
+                    "operationId": "postEvents",
+                    "requestBody": {"$ref": "#/components/requestBodies/Alias"},
+                    "responses": {"200": {"$ref": "#/components/responses/AliasOk"}},
+                }
+            }
+        },
+        "components": {
+            "schemas": {"Counted": counted},
+            "requestBodies": {
+                "Alias": {"$ref": "#/components/requestBodies/Real"},
+                "Real": {
+                    "required": True,
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/Counted"}}
+                    },
+                },
+            },
+            "responses": {
+                "AliasOk": {"$ref": "#/components/responses/Ok"},
+                "Ok": {
+                    "description": "ok",
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/Counted"}}
+                    },
+                },
+            },
+        },
+    }
+    ov = compile_operation(SchemaCompiler(document), "/events", "post", "postEvents")
+    assert ov.body_required
+    body = ov.media["application/json"].validator
+    assert body.is_valid({"n": 1}) and not body.is_valid({"n": "one"})
+    response = ov.responses["200"]["application/json"]
+    assert response.is_valid({"n": 2}) and not response.is_valid({})

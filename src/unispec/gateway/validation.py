@@ -116,12 +116,19 @@ class Document:
     def resolve_with_pointer(
         self, obj: Mapping[str, Any], pointer: str
     ) -> tuple[Mapping[str, Any], str]:
+        """``resolve``, and the pointer of the object finally reached (``pointer`` if
+        ``obj`` is no reference): a component may itself be a ``$ref`` to another."""
         seen = 0
-        while isinstance(obj.get("$ref"), str) and seen < 32:
+        while isinstance(obj, Mapping) and isinstance(obj.get("$ref"), str) and seen < 32:
             ref = obj["$ref"]
-            obj = self.resolve({"$ref": ref})
+            if not ref.startswith("#"):
+                raise GatewayConfigError(f"unsupported external $ref {ref!r} in the unified spec")
+            try:
+                obj = self.at(ref)
+            except (KeyError, ValueError, IndexError) as exc:
+                raise GatewayConfigError(f"unresolvable $ref {ref!r} in the unified spec") from exc
             pointer = ref.lstrip("#")
-            break
+            seen += 1
         return obj, pointer
 
 
@@ -488,10 +495,7 @@ def compile_operation(
 
     body = operation.get("requestBody")
     if isinstance(body, Mapping):
-        body_pointer = op_pointer + "/requestBody"
-        if "$ref" in body:
-            body_pointer = str(body["$ref"]).lstrip("#")
-            body = doc.resolve(body)
+        body, body_pointer = doc.resolve_with_pointer(body, op_pointer + "/requestBody")
         ov.has_body = True
         ov.body_required = bool(body.get("required"))
         wildcards: list[tuple[str, BodyMedia]] = []
@@ -517,9 +521,8 @@ def compile_operation(
     if with_responses:
         for status, response in (operation.get("responses") or {}).items():
             resp_pointer = f"{op_pointer}/responses/{escape_pointer(str(status))}"
-            if isinstance(response, Mapping) and "$ref" in response:
-                resp_pointer = str(response["$ref"]).lstrip("#")
-                response = doc.resolve(response)
+            if isinstance(response, Mapping):
+                response, resp_pointer = doc.resolve_with_pointer(response, resp_pointer)
             content = response.get("content") if isinstance(response, Mapping) else None
             per_media: dict[str, Any] = {}
             for media_type, media_obj in (content or {}).items():
