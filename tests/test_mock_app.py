@@ -816,6 +816,34 @@ def test_service_without_operations_answers_404() -> None:
     assert r.json()["error"]["code"] == "NOT_FOUND"
 
 
+def test_operation_without_success_response_answers_a_declared_status() -> None:
+    # httpbin's /redirect/{n} declares only 302, Twilio's FetchDay only 307: the mock
+    # answered an undeclared 204, which the gateway then rejected as a contract violation.
+    doc = make_document()
+    doc["paths"]["/api/v1/go/{n}"] = {
+        "get": {
+            "operationId": "goThere",
+            "x-service": "courses",
+            "parameters": [
+                {"name": "n", "in": "path", "required": True, "schema": {"type": "integer"}}
+            ],
+            "responses": {
+                "404": _not_found(),
+                "307": {
+                    "description": "Temporary Redirect",
+                    "headers": {
+                        "Location": {"required": True, "schema": {"type": "string"}},
+                    },
+                },
+                "302": {"description": "Found", "headers": {"Location": {"example": "/x"}}},
+            },
+        }
+    }
+    r = Client(build_mock_app(make_spec(doc), "courses")).request("GET", "/api/v1/go/3")
+    assert r.status_code == 302
+    assert r.headers["location"] == "/x"
+
+
 def test_sub_resources_follow_their_parent(client: Client) -> None:
     course = client.request("POST", COURSES, json={"title": "Haskell", "level": "advanced"})
     cid = course.json()["data"]["id"]

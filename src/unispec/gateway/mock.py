@@ -482,6 +482,14 @@ def _success_key(responses: Mapping[str, Any]) -> str:
     return ""
 
 
+def _fallback(op: _Op) -> _Response | None:
+    """What an operation without a 2xx or default response answers: its lowest
+    declared status from 300 up (``302`` for a redirect, ``307`` for Twilio's
+    FetchDay), never an undeclared ``204`` that the gateway would reject."""
+    declared = [r for r in op.responses.values() if r.status >= 300]
+    return min(declared, key=lambda r: (r.status, r.key)) if declared else None
+
+
 def _role(method: str) -> str:
     return {"get": "read", "head": "read", "put": "update", "patch": "update"}.get(
         method, "delete" if method == "delete" else "action"
@@ -618,9 +626,10 @@ class MockApp:
             stateful = self._stateful(op, match.params, request, parsed, prefer, accept, rid)
             if stateful is not None:
                 return stateful
-        if op.success is None:
+        answer = op.success or _fallback(op)
+        if answer is None:
             return Response(status_code=204)
-        return self._answer(op, op.success, prefer, accept, rid, request)
+        return self._answer(op, answer, prefer, accept, rid, request)
 
     # ---- validation
     async def _validate(
