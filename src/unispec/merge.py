@@ -357,12 +357,13 @@ def _prepare(spec: ServiceSpec, findings: list[Finding], consume: bool = False) 
         if not isinstance(item, dict):
             continue
         new_path = (cfg.path_prefix + path) if cfg.path_prefix else path
-        prepared.path_pointers[new_path] = refs.join("", "paths", path)
+        item, item_ptr = _inline_path_item(doc, item, refs.join("", "paths", path))
+        prepared.path_pointers[new_path] = item_ptr
         for method in HTTP_METHODS:
             op = item.get(method)
             if not isinstance(op, dict):
                 continue
-            ptr = refs.join("", "paths", path, method)
+            ptr = refs.join(item_ptr, method)
             prepared.op_pointers[(new_path, method)] = ptr
             if "operationId" not in op:
                 generated = base = _op_id_for(method, path)
@@ -393,6 +394,32 @@ def _prepare(spec: ServiceSpec, findings: list[Finding], consume: bool = False) 
     if cfg.operation_id_prefix:
         _prefix_link_targets(doc, cfg.operation_id_prefix)
     return prepared
+
+
+def _inline_path_item(
+    doc: dict[str, Any], item: dict[str, Any], pointer: str
+) -> tuple[dict[str, Any], str]:
+    """A path item that is a local ``$ref`` (3.1 ``#/components/pathItems/...``) as a copy
+    of its target, with the pointer of that target: its operations are the service's
+    operations like any other (routed, documented, generated), not a dangling alias.
+    Siblings of the ``$ref`` (``summary``, ``description``) override the target's."""
+    target: Any = item
+    hops = 0
+    while isinstance(target, dict) and isinstance(target.get("$ref"), str) and hops < 32:
+        ref = target["$ref"]
+        if not ref.startswith("#"):
+            return item, pointer
+        try:
+            target = refs.resolve(doc, ref)
+        except (KeyError, IndexError, ValueError):
+            return item, pointer
+        pointer = ref[1:]
+        hops += 1
+    if target is item or not isinstance(target, dict):
+        return item, pointer
+    out = copy.deepcopy(target)
+    out.update((k, v) for k, v in item.items() if k != "$ref")
+    return out, pointer
 
 
 def _prefix_link_targets(doc: dict[str, Any], prefix: str) -> None:

@@ -100,6 +100,35 @@ def test_generated_operation_ids_never_clash_within_a_service(make_project: Make
     }
 
 
+def test_path_items_referenced_from_components_keep_their_operations(
+    make_project: MakeProject,
+) -> None:
+    # OpenAPI 3.1: a path item may be {$ref: '#/components/pathItems/...'}. Its
+    # operations used to vanish (no route, no portal page, no client method).
+    pets = {
+        "summary": "Pets",
+        "get": op("listPets"),
+        "post": {"responses": {"201": {"description": "created"}}},
+    }
+    paths = {
+        "/pets": {"$ref": "#/components/pathItems/Pets", "summary": "All pets"},
+        "/ping": {"get": op("ping")},
+    }
+    root = make_project({"a": doc(paths, components={"pathItems": {"Pets": pets}})})
+    spec = load_unified(root)
+    assert sorted((o.method, o.path, o.operation_id) for o in spec.operations) == [
+        ("get", "/pets", "listPets"),
+        ("get", "/ping", "ping"),
+        ("post", "/pets", "postPets"),
+    ]
+    item = spec.document["paths"]["/pets"]
+    assert "$ref" not in item and item["summary"] == "All pets"
+    assert item["get"]["x-service"] == "a" and "502" in item["post"]["responses"]
+    listing = next(o for o in spec.operations if o.operation_id == "listPets")
+    assert listing.source is not None and "/components/pathItems/Pets/get" in str(listing.source)
+    _no_dangling(spec.document)
+
+
 def test_path_prefix_mounts_a_service(make_project: MakeProject) -> None:
     root = make_project(
         {"a": doc({"/x": {"get": op("getA")}}), "b": doc({"/x": {"get": op("getB")}})},
