@@ -190,6 +190,19 @@ def parse_config(
             )
         )
 
+    # "pets-api" and "pets_api" both become PetsApi_<Name> for namespaced components and
+    # client.pets_api / PetsApiService in the client: one would silently replace the other.
+    spelled: dict[str, str] = {}
+    for svc in sorted(services, key=lambda s: s.name):
+        key = re.sub(r"[-_]+", "_", svc.name).strip("_")
+        other = spelled.setdefault(key, svc.name)
+        if other != svc.name:
+            bad(
+                f"/services/{svc.name}",
+                f"differs from service {other!r} only in '-'/'_' separators; both would get "
+                "the same generated names (component prefix, client attribute): rename one",
+            )
+
     sections: dict[str, Mapping[str, Any]] = {}
     for key in ("gateway", "portal", "fuzz", "merge", "lint"):
         value = data.get(key) or {}

@@ -69,6 +69,27 @@ def test_config_problems_all_listed(tmp_path: Path) -> None:
     assert "/services/ok/upstream" in text
 
 
+def test_service_names_differing_only_in_separators_are_refused(
+    make_project: MakeProject,
+) -> None:
+    # Both would namespace a clashing component as PetsApi_Thing (one definition was
+    # silently lost) and both would be client.pets_api (one service's methods lost).
+    thing_a = {"schemas": {"Thing": {"type": "object", "properties": {"a": {"type": "string"}}}}}
+    thing_b = {"schemas": {"Thing": {"type": "object", "properties": {"b": {"type": "integer"}}}}}
+    root = make_project(
+        {
+            "pets-api": doc({"/a": {"get": op("getA")}}, components=thing_a),
+            "pets_api": doc({"/b": {"get": op("getB")}}, components=thing_b),
+            "petsapi": doc({"/c": {"get": op("getC")}}),
+        }
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(root)
+    problems = [str(p) for p in info.value.problems]
+    assert len(problems) == 1, problems
+    assert "/services/pets_api" in problems[0] and "'pets-api'" in problems[0]
+
+
 def _split_service(root: Path) -> Path:
     spec = root / "specs" / "split"
     write_yaml(
