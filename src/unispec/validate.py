@@ -90,7 +90,13 @@ def _meta_problems(document: dict[str, Any]) -> Problems:
         if not isinstance(schema, dict):
             out.append((ptr, "a schema must be an object or a boolean"))
             continue
-        probe = schema if "$schema" in schema else {"$schema": _DRAFT_2020, **schema}
+        dialect = schema.get("$schema")
+        if dialect is None or _is_oas_dialect(dialect):
+            probe = {**schema, "$schema": _DRAFT_2020}
+        elif isinstance(dialect, str) and _KNOWN_DRAFT.match(dialect):
+            probe = schema
+        else:
+            continue  # a custom dialect cannot be checked offline (never fetch it)
         try:
             jsonschema_rs.meta.validate(probe)
         except jsonschema_rs.ValidationError as exc:
@@ -101,6 +107,20 @@ def _meta_problems(document: dict[str, Any]) -> Problems:
 
 
 _DRAFT_2020 = "https://json-schema.org/draft/2020-12/schema"
+_KNOWN_DRAFT = re.compile(
+    r"^https?://json-schema\.org/(draft-0[4-7]/schema|draft/(2019-09|2020-12)/schema)#?$"
+)
+"""Meta-schemas jsonschema-rs ships; any other ``$schema`` it would try to download."""
+
+
+def _is_oas_dialect(uri: Any) -> bool:
+    """The OpenAPI 3.1 dialect (``.../oas/3.1/dialect/base``): JSON Schema 2020-12 plus
+    OpenAPI's own keywords, which 2020-12 allows as unknown keywords."""
+    return isinstance(uri, str) and uri.startswith(
+        ("https://spec.openapis.org/oas/3.1/dialect/", "http://spec.openapis.org/oas/3.1/dialect/")
+    )
+
+
 _DOC_URI = "urn:unispec:document"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from core_support import MakeProject, doc, op, write_yaml
@@ -217,6 +218,25 @@ def test_ref_shaped_data_is_not_followed(make_project: MakeProject) -> None:
     thing["properties"]["example"] = {"$ref": "#/components/schemas/Missing"}
     root = make_project({"a": doc({"/thing": {"get": operation}}, components=components)})
     with pytest.raises(LoadError, match=r"Thing/properties/example/\$ref.*points to nothing"):
+        load_unified(root)
+
+
+def test_schemas_in_the_openapi_dialect_are_checked_as_2020_12(make_project: MakeProject) -> None:
+    # $schema: the OpenAPI 3.1 dialect used to fail with "cannot check schema: Resource
+    # ... is not present in a registry and retrieving it failed" (after a download try).
+    oas = "https://spec.openapis.org/oas/3.1/dialect/base"
+    schemas: dict[str, Any] = {
+        "Pet": {"$schema": oas, "type": "object", "discriminator": {"propertyName": "kind"}},
+        "Custom": {"$schema": "https://example.com/my-dialect", "x-anything": True},
+        "Old": {"$schema": "http://json-schema.org/draft-07/schema#", "type": "object"},
+    }
+    paths = {"/pets": {"get": op("listPets", schema={"$ref": "#/components/schemas/Pet"})}}
+    root = make_project({"a": doc(paths, components={"schemas": schemas})})
+    assert load_unified(root).document["components"]["schemas"]["Pet"]["$schema"] == oas
+
+    schemas["Pet"]["type"] = "animal"  # still checked against the 2020-12 meta-schema
+    root = make_project({"a": doc(paths, components={"schemas": schemas})})
+    with pytest.raises(LoadError, match=r"/components/schemas/Pet/type"):
         load_unified(root)
 
 
