@@ -844,6 +844,44 @@ def test_operation_without_success_response_answers_a_declared_status() -> None:
     assert r.headers["location"] == "/x"
 
 
+def test_media_range_response_is_answered_with_a_concrete_content_type() -> None:
+    # springdoc (and xkcd's spec) document responses as "*/*" with an object schema:
+    # the mock sent Content-Type: */* (not a media type) and 1 KB of filler bytes.
+    doc = make_document()
+    comic = {"type": "object", "required": ["num"], "properties": {"num": {"type": "integer"}}}
+    doc["paths"]["/api/v1/comics/{id}/info.0.json"] = {
+        "get": {
+            "operationId": "getComic",
+            "x-service": "courses",
+            "parameters": [
+                {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
+            ],
+            "responses": {"200": {"description": "ok", "content": {"*/*": {"schema": comic}}}},
+        }
+    }
+    doc["paths"]["/api/v1/comics/{id}/image"] = {
+        "get": {
+            "operationId": "getComicImage",
+            "x-service": "courses",
+            "parameters": [
+                {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
+            ],
+            "responses": {
+                "200": {
+                    "description": "ok",
+                    "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+                }
+            },
+        }
+    }
+    client = Client(build_mock_app(make_spec(doc), "courses"))
+    r = client.request("GET", "/api/v1/comics/614/info.0.json")
+    assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+    _validate(doc, comic, r.json())
+    r = client.request("GET", "/api/v1/comics/614/image")
+    assert r.headers["content-type"] == "application/octet-stream" and r.content
+
+
 def test_sub_resources_follow_their_parent(client: Client) -> None:
     course = client.request("POST", COURSES, json={"title": "Haskell", "level": "advanced"})
     cid = course.json()["data"]["id"]

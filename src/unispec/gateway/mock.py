@@ -169,11 +169,25 @@ def _kind(media_type: str, schema: Any) -> str:
     mt = media_type.split(";", 1)[0].strip().lower()
     if media_kind(mt) == "json":
         return "json"
+    if mt in _JSON_RANGES and isinstance(schema, Mapping) and not _binary_string(schema):
+        return "json"  # springdoc's "*/*" with an object schema: answer it as JSON
     if mt == "text/event-stream":
         return "sse"
     if mt.startswith("text/") or mt in ("application/xml", "application/yaml"):
         return "text"
     return "binary"
+
+
+def _binary_string(schema: Mapping[str, Any]) -> bool:
+    return schema.get("type") == "string" and (
+        schema.get("format") in ("binary", "byte") or "contentMediaType" in schema
+    )
+
+
+_JSON_RANGES = ("*/*", "application/*")
+_CONCRETE = {"json": "application/json", "text": "text/plain", "sse": "text/event-stream"}
+"""The Content-Type sent for a documented media range (``*/*``, ``text/*``): a response
+cannot carry a range."""
 
 
 def _pointer_tokens(expression: str) -> tuple[str, ...] | None:
@@ -1016,6 +1030,8 @@ def _render(
     media: _Media, value: Any, status: int, headers: dict[str, str], request: Request
 ) -> Response:
     mt = media.media_type
+    if "*" in mt.split(";", 1)[0]:
+        mt = _CONCRETE.get(media.kind, "application/octet-stream")
     if status in (204, 304) or (request.method == "HEAD" and status < 300):
         return Response(status_code=status, headers=headers)
     if media.kind == "json":
