@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from pydantic import BaseModel
 
 from unispec.codegen.client import render_client, snake_case
 from unispec.model import ErrorCode, UnifiedSpec
@@ -241,3 +242,45 @@ def test_every_fixture_operation_against_the_mock_upstream(
         with pytest.raises(client_pkg.ApiError) as err:
             api.courses.get_course(course_id)
         assert err.value.status == 404 and err.value.code == "COURSE_NOT_FOUND"
+
+
+def test_components_named_like_models_imports_are_returned_as_their_classes(
+    cg: ModuleType, tmp_path: Path
+) -> None:
+    # Schemas called Field and Any (Jira, Airtable...) clash with models.py's imports:
+    # datamodel-code-generator names the classes FieldModel/AnyModel, and the client's
+    # models.Field.model_validate(...) was pydantic's Field: AttributeError on every call.
+    # "@type" needs Field(alias=...) and "value" Any: both get imported into models.py.
+    props = {"id": {"type": "string"}, "@type": {"type": "string"}, "value": {}}
+    field = {"type": "object", "properties": props}
+    holder = {"type": "object", "properties": {"field": {"$ref": "#/components/schemas/Field"}}}
+
+    def get(op_id: str, schema: dict[str, Any]) -> dict[str, Any]:
+        content = {"application/json": {"schema": schema}}
+        response = {"description": "ok", "content": content}
+        return {"get": {"operationId": op_id, "x-service": "jira", "responses": {"200": response}}}
+
+    doc = {
+        "openapi": "3.1.0",
+        "info": {"title": "t", "version": "1"},
+        "paths": {
+            "/fields": get(
+                "listFields", {"type": "array", "items": {"$ref": "#/components/schemas/Field"}}
+            ),
+            "/any": get("getAny", {"$ref": "#/components/schemas/Any"}),
+        },
+        "components": {"schemas": {"Field": field, "Any": holder}},
+    }
+    spec = UnifiedSpec(document=doc, operations=cg.operations_of(doc), errors=(), services=())
+    pkg = cg.import_package(render_client(spec), tmp_path)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/fields":
+            return httpx.Response(200, json=[{"id": "summary"}])
+        return httpx.Response(200, json={"field": {"id": "due"}})
+
+    api = pkg.Client(base_url="http://api.test", transport=httpx.MockTransport(handler))
+    fields = api.jira.list_fields()
+    assert [f.id for f in fields] == ["summary"]
+    assert isinstance(fields[0], BaseModel)
+    assert api.jira.get_any().field.id == "due"

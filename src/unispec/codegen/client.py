@@ -419,6 +419,28 @@ def _check(text: str, name: str) -> str:
     return text
 
 
+_MODEL_REF = re.compile(r"\bmodels\.([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _actual_model_names(text: str, models: str) -> str:
+    """``models.X`` as the class models.py really defines.
+
+    datamodel-code-generator renames a class whose name clashes with a name its module
+    imports (a component ``Field``, ``Any``, ``Literal``, ``BaseModel`` becomes
+    ``FieldModel``...): ``models.Field`` would be pydantic's ``Field`` and every call
+    returning it would fail with AttributeError.
+    """
+    defined = set(re.findall(r"^class ([A-Za-z_][A-Za-z0-9_]*)\(", models, re.MULTILINE))
+
+    def actual(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in defined and name + "Model" in defined:
+            name += "Model"
+        return "models." + name
+
+    return _MODEL_REF.sub(actual, text)
+
+
 def render_client(spec: UnifiedSpec, models_source: str | None = None) -> dict[str, bytes]:
     """Every file of the client package, keyed ``client/<file>`` (relative to generated/)."""
     document = spec.document
@@ -433,11 +455,12 @@ def render_client(spec: UnifiedSpec, models_source: str | None = None) -> dict[s
         "errors": _error_classes(spec),
     }
     env = _environment()
+    models = models_source if models_source is not None else render_models(document)
     files: dict[str, bytes] = {}
     for name in _TEMPLATES:
-        text = _check(env.get_template(f"client/{name}.jinja2").render(**context), name)
+        text = env.get_template(f"client/{name}.jinja2").render(**context)
+        text = _check(_actual_model_names(text, models), name)
         files[f"{CLIENT_DIR}/{name}"] = text.encode("utf-8")
-    models = models_source if models_source is not None else render_models(document)
     files[f"{CLIENT_DIR}/models.py"] = models.encode("utf-8")
     files[f"{CLIENT_DIR}/py.typed"] = b""
     return files
