@@ -578,12 +578,19 @@ def merge(
             item_src = _Where(p.spec, p.path_pointers[path])
             prior_template = seen_templates.get(norm)
             if prior_template is not None and prior_template[0] != path:
+                # OpenAPI: templated paths differing only in parameter names are identical
+                # and MUST NOT both exist (FastAPI emits them for /x/{id} and /x/{x_id}).
+                fix = (
+                    f"rename the path parameters of one so both read {prior_template[0]!r} "
+                    "(path parameter names are not sent on the wire; clients keep working)"
+                    if prior_template[1] == svc
+                    else "rename the parameters to match or mount one service under a path_prefix"
+                )
                 problems.append(
                     Problem(
                         item_src.source(),
                         f"path {path!r} ({svc}) and {prior_template[0]!r} ({prior_template[1]}, "
-                        f"{prior_template[2]}) are the same route up to parameter names; "
-                        "rename the parameters to match or mount one service under a path_prefix",
+                        f"{prior_template[2]}) are the same route up to parameter names; {fix}",
                     )
                 )
                 continue

@@ -55,8 +55,26 @@ def test_templates_equal_up_to_names_collide(make_project: MakeProject) -> None:
             "b": doc({"/x/{userId}": {"delete": op("delB", parameters=[_pp("userId")])}}),
         }
     )
-    with pytest.raises(MergeError, match="same route up to parameter names"):
+    with pytest.raises(MergeError, match="same route up to parameter names") as info:
         load_unified(root)
+    assert "path_prefix" in info.value.render()
+
+
+def test_templates_equal_up_to_names_in_one_service_say_how_to_fix(
+    make_project: MakeProject,
+) -> None:
+    """FastAPI emits /x/{id} and /x/{x_id} for two handlers: within one service the fix
+    is renaming a parameter, not a path_prefix."""
+    paths = {
+        "/x/{id}": {"get": op("getX", parameters=[_pp("id")])},
+        "/x/{x_id}": {"delete": op("deleteX", parameters=[_pp("x_id")])},
+    }
+    root = make_project({"a": doc(paths)})
+    with pytest.raises(MergeError) as info:
+        load_unified(root)
+    text = info.value.render()
+    assert "same route up to parameter names" in text and "specs/a.yaml" in text
+    assert "so both read '/x/{id}'" in text and "path_prefix" not in text
 
 
 def test_same_path_different_methods_share_an_item(make_project: MakeProject) -> None:
