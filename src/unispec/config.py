@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from unispec import yamlio
 from unispec.errors import ConfigError, Problem
 from unispec.model import ServiceConfig, Source
 
@@ -235,7 +236,7 @@ def load_config(
     if not path.is_file():
         raise ConfigError(f"{path}: not found; a project needs a {CONFIG_FILE} (see README)")
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)
+        data = yamlio.load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{CONFIG_FILE}:{mark.line + 1}" if mark is not None else CONFIG_FILE

@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from unispec import refs
+from unispec import refs, yamlio
 
 try:
     import orjson
@@ -40,16 +40,6 @@ SUPPORTED_VERSIONS = ("3.0", "3.1")
 
 
 # --- parsing ----------------------------------------------------------------------
-
-
-class _Loader(yaml.CSafeLoader):
-    """Safe loader that keeps dates as strings (OpenAPI examples are strings)."""
-
-
-_Loader.yaml_implicit_resolvers = {
-    key: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for key, resolvers in yaml.CSafeLoader.yaml_implicit_resolvers.items()
-}
 
 
 def _stringify_keys(node: Any) -> Any:
@@ -89,7 +79,7 @@ def parse_text(text: str, display: str) -> Any:
                     f"{display}:{exc.lineno}: not valid JSON: {exc.msg} (column {exc.colno})"
                 ) from None
     try:
-        return _stringify_keys(yaml.load(text, Loader=_Loader))
+        return _stringify_keys(yamlio.load(text))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""

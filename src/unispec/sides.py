@@ -28,6 +28,7 @@ from typing import Any
 
 import yaml
 
+from unispec import yamlio
 from unispec.errors import DiffInputError
 from unispec.model import Locator, Source, UnifiedSpec
 
@@ -52,11 +53,7 @@ class Side:
 def parse_document(text: str | bytes, name: str) -> dict[str, Any]:
     """Parse YAML or JSON text into a document dict; errors name the file and line."""
     try:
-        if name.endswith(".json"):
-            data = json.loads(text)
-        else:
-            loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-            data = yaml.load(text, Loader=loader)
+        data = json.loads(text) if name.endswith(".json") else yamlio.load(text)
     except json.JSONDecodeError as exc:
         raise DiffInputError(f"{name}:{exc.lineno}: not valid JSON ({exc.msg})") from exc
     except yaml.YAMLError as exc:

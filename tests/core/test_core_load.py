@@ -23,6 +23,33 @@ def test_yaml_syntax_error_names_file_and_line(make_project: MakeProject) -> Non
         load_unified(root)
 
 
+def test_duplicate_yaml_keys_are_an_error_with_both_lines(make_project: MakeProject) -> None:
+    """PyYAML keeps the last of two equal keys silently: a path written twice lost
+    its first operations without a word."""
+    root = make_project({"a": doc({"/a": {"get": op("getA")}})})
+    (root / "specs" / "a.yaml").write_text(
+        "openapi: 3.1.0\n"
+        "info: {title: x, version: '1'}\n"
+        "paths:\n"
+        "  /a:\n"
+        "    get: {operationId: getA, responses: {'200': {description: ok}}}\n"
+        "  /a:\n"
+        "    post: {operationId: postA, responses: {'200': {description: ok}}}\n"
+    )
+    with pytest.raises(LoadError) as info:
+        load_unified(root)
+    assert "specs/a.yaml:6: not valid YAML: duplicate key '/a' (first at line 4)" in str(info.value)
+
+
+def test_duplicate_service_in_config_is_an_error(make_project: MakeProject) -> None:
+    root = make_project({"a": doc({"/a": {"get": op("getA")}})})
+    config = root / "unispec.yaml"
+    text = config.read_text()
+    config.write_text(text + "\nservices:\n  b: {spec: specs/a.yaml}\n")
+    with pytest.raises(ConfigError, match=r"unispec\.yaml:\d+: not valid YAML: duplicate key"):
+        load_config(root)
+
+
 def test_every_validation_problem_with_file_line_pointer(make_project: MakeProject) -> None:
     bad = doc(
         {
