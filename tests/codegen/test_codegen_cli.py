@@ -20,6 +20,7 @@ def test_codegen_command_writes_models_and_client(cg: ModuleType, tmp_path: Path
         "client/_core.py",
         "client/errors.py",
         "client/models.py",
+        "client/operations.json",
         "client/py.typed",
         "client/services.py",
         "models.py",

@@ -56,6 +56,7 @@ def test_package_layout_and_determinism(fixture_spec: UnifiedSpec) -> None:
         "client/_core.py",
         "client/errors.py",
         "client/models.py",
+        "client/operations.json",
         "client/py.typed",
         "client/services.py",
     ]
@@ -284,3 +285,55 @@ def test_components_named_like_models_imports_are_returned_as_their_classes(
     assert [f.id for f in fields] == ["summary"]
     assert isinstance(fields[0], BaseModel)
     assert api.jira.get_any().field.id == "due"
+
+
+def test_portal_sdk_samples_call_the_names_the_client_really_has(
+    cg: ModuleType, tmp_path: Path
+) -> None:
+    """Snake-casing the operationId is not the client's whole naming rule: a service
+    called ``token`` is ``api.token_service``, a second ``get_item`` is ``get_item_2``
+    and a query parameter ``timeout`` (the client's own keyword) is ``timeout_2``. The
+    client's operations.json tells the portal, whose samples must call what exists."""
+    import inspect
+
+    from unispec.build import load_unified
+    from unispec.portal.site import render_for_project
+
+    query = [{"name": "timeout", "in": "query", "required": True, "schema": {"type": "integer"}}]
+    path = [{"name": "itemId", "in": "path", "required": True, "schema": {"type": "string"}}]
+    ok = {"200": {"description": "ok"}}
+    spec_doc = {
+        "openapi": "3.1.0",
+        "info": {"title": "t", "version": "1"},
+        "paths": {
+            "/items": {"get": {"operationId": "get_item", "responses": ok}},
+            "/items/{itemId}": {
+                "get": {"operationId": "getItem", "parameters": path + query, "responses": ok}
+            },
+        },
+    }
+    project = tmp_path / "project"
+    (project / "specs").mkdir(parents=True)
+    (project / "specs" / "token.json").write_text(json.dumps(spec_doc))
+    (project / "unispec.yaml").write_text(
+        "info: {title: T, version: '1'}\nservices:\n  token: {spec: specs/token.json}\n"
+    )
+    spec = load_unified(project)
+    files = render_client(spec)
+    calls = json.loads(files["client/operations.json"])
+    assert calls["getItem"] == {
+        "service": "token_service",
+        "method": "get_item_2",
+        "path": [["itemId", "item_id"]],
+        "query": {"timeout": "timeout_2"},
+    }
+    for key, data in files.items():
+        (project / "generated" / key).parent.mkdir(parents=True, exist_ok=True)
+        (project / "generated" / key).write_bytes(data)
+    blocks = render_for_project(spec, project).blocks["services/token/getItem.md.json"]
+    assert "api.token_service.get_item_2(" in blocks.decode()
+    assert "timeout_2=" in blocks.decode()
+    # And those names exist in the client itself.
+    pkg = cg.import_package(files, tmp_path / "pkg")
+    method = pkg.Client(base_url="http://api.test").token_service.get_item_2
+    assert {"item_id", "timeout_2"} <= set(inspect.signature(method).parameters)

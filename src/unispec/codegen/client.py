@@ -447,11 +447,12 @@ def render_client(spec: UnifiedSpec, models_source: str | None = None) -> dict[s
     info = document.get("info") or {}
     servers = document.get("servers") or []
     default_url = servers[0].get("url", "http://127.0.0.1:8080") if servers else ""
+    services = collect(document)
     context = {
         "title": " ".join(str(info.get("title", "API")).split()),
         "version": str(info.get("version", "")),
         "default_base_url": default_url or "http://127.0.0.1:8080",
-        "services": collect(document),
+        "services": services,
         "errors": _error_classes(spec),
     }
     env = _environment()
@@ -463,7 +464,37 @@ def render_client(spec: UnifiedSpec, models_source: str | None = None) -> dict[s
         files[f"{CLIENT_DIR}/{name}"] = text.encode("utf-8")
     files[f"{CLIENT_DIR}/models.py"] = models.encode("utf-8")
     files[f"{CLIENT_DIR}/py.typed"] = b""
+    files[f"{CLIENT_DIR}/{MANIFEST}"] = manifest(services)
     return files
+
+
+MANIFEST = "operations.json"
+"""How each operation is called through the client, for the docs portal's SDK samples."""
+
+
+def manifest(services: list[Service]) -> bytes:
+    """``{operationId: {service, method, path, query}}``: the names the client really uses.
+
+    The portal may not import codegen, and snake-casing the operationId is not
+    enough: a method can get ``_2``, a service ``_service``, an argument named like
+    the client's own (``timeout``) ``_2``. ``path`` lists the positional arguments
+    in signature order as ``[wire, name]``; ``query`` maps wire names to keywords.
+    """
+    out: dict[str, Any] = {}
+    for service in services:
+        for method in service.methods:
+            out[method.operation_id] = {
+                "service": service.attribute,
+                "method": method.name,
+                "path": [[p.wire, p.name] for p in method.params if p.location == "path"],
+                "query": {p.wire: p.name for p in method.params if p.location == "query"},
+            }
+    lines = [
+        f"  {json.dumps(op_id, ensure_ascii=False)}: "
+        f"{json.dumps(out[op_id], sort_keys=True, ensure_ascii=False)}"
+        for op_id in sorted(out)
+    ]
+    return ("{\n" + ",\n".join(lines) + "\n}\n").encode()  # one line per operation
 
 
 def generate_client(spec: UnifiedSpec) -> dict[str, bytes]:

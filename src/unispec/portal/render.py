@@ -72,6 +72,9 @@ class SdkInfo:
     client_expr: str
     snake: Callable[[str], str]
     """The client's identifier rule (operationId/service/parameter -> Python name)."""
+    calls: Mapping[str, Any] = field(default_factory=dict)
+    """The client's own ``operations.json``: per operationId the service attribute,
+    method and argument names it really uses (``snake`` is the fallback)."""
 
 
 @dataclass
@@ -849,11 +852,19 @@ def _required_only(document: Mapping[str, Any], body: Any, media: str | None, va
 
 def sdk_sample(sdk: SdkInfo, op: Operation, req: samples.Request) -> str:
     """The same call through the generated client: ``api.<service>.<operation>(...)``."""
-    args = [repr(v) for v in req.path_params.values()]
-    args += [f"{sdk.snake(k)}={v!r}" for k, v in req.query.items()]
+    known = sdk.calls.get(op.operation_id)
+    if isinstance(known, Mapping):
+        service, method = str(known.get("service")), str(known.get("method"))
+        order = [str(wire) for wire, _name in known.get("path") or []]
+        names = {str(k): str(v) for k, v in (known.get("query") or {}).items()}
+    else:
+        service, method = sdk.snake(op.service), sdk.snake(op.operation_id)
+        order, names = list(req.path_params), {}
+    args = [repr(req.path_params[w]) for w in order if w in req.path_params]
+    args += [f"{names.get(k) or sdk.snake(k)}={v!r}" for k, v in req.query.items()]
     if req.body is not None and req.media_type and not req.media_type.startswith("multipart/"):
         args.append(f"body={samples._py(req.body, 4)}")
-    call = f"api.{sdk.snake(op.service)}.{sdk.snake(op.operation_id)}({', '.join(args)})"
+    call = f"api.{service}.{method}({', '.join(args)})"
     return "\n".join(
         [
             "import os",

@@ -132,13 +132,20 @@ def detect_sdk(project: Path) -> SdkInfo | None:
     The tab is only rendered when ``generated/client`` exists, so the samples
     never show an import that would fail.
     """
-    if not (project / "generated" / "client" / "__init__.py").is_file():
+    client = project / "generated" / "client"
+    if not (client / "__init__.py").is_file():
         return None
-
+    calls: dict[str, Any] = {}
+    try:
+        data = json.loads((client / "operations.json").read_text(encoding="utf-8"))
+        calls = data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        pass  # a client generated before the manifest: names by the snake_case rule
     return SdkInfo(
         import_line="from generated.client import Client",
         client_expr='Client("http://127.0.0.1:8080", token=os.environ["TOKEN"])',
         snake=snake_case,
+        calls=calls,
     )
 
 
