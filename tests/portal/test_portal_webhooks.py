@@ -188,3 +188,30 @@ def test_adyen_webhook_only_document_renders_every_webhook(tmp_path: Path) -> No
     created = _page(r, "webhooks/balancePlatform-accountHolder-created.md")
     assert "Account holder created" in created and "## Payload" in created
     assert "accountHolder" in created
+
+
+def test_many_webhooks_are_linked_from_their_index_not_from_every_page(
+    tmp_path: Path,
+) -> None:
+    """Material renders the navigation into every page: past NAV_OPERATIONS_LIMIT the
+    webhooks are reached through their index (like operations through services)."""
+    from unispec.portal.render import NAV_OPERATIONS_LIMIT
+
+    hook = {"post": {"requestBody": {"content": {"application/json": {"schema": {}}}}}}
+    count = NAV_OPERATIONS_LIMIT + 1
+    spec = {
+        "openapi": "3.1.0",
+        "info": {"title": "Hooks", "version": "1"},
+        "webhooks": {f"event{i:03d}": hook for i in range(count)},
+    }
+    root = tmp_path / "many"
+    (root / "specs").mkdir(parents=True)
+    (root / "specs" / "hooks.json").write_text(json.dumps(spec))
+    (root / "unispec.yaml").write_text(
+        "info: {title: Hooks, version: '1'}\nservices:\n  hooks: {spec: specs/hooks.json}\n"
+    )
+    r = render_for_project(load_unified(root), root)
+    titles = [next(iter(item)) for item in r.nav]
+    assert r.nav[titles.index("Webhooks")]["Webhooks"] == ["webhooks/index.md"]
+    assert sum(p.startswith("webhooks/event") for p in r.files) == count
+    assert f"{count} webhooks" in _page(r, "webhooks/index.md")

@@ -1011,7 +1011,13 @@ def render_portal(
                 {
                     "Webhooks": [
                         "webhooks/index.md",
-                        *({_hook_title(hook): hook.page} for hook in portal.hooks),
+                        *(
+                            {_hook_title(hook): hook.page}
+                            for hook in portal.hooks
+                            # Big contracts (GitHub's has ~300 webhooks): the index links
+                            # them all, the navigation of every page does not.
+                            if len(portal.ops) + len(portal.hooks) <= NAV_OPERATIONS_LIMIT
+                        ),
                     ]
                 }
             ]
