@@ -157,42 +157,51 @@ objects: there ``default`` or ``example`` is a name, not a keyword."""
 _DATA_KEYS = frozenset({"example", "default", "enum", "const"})
 """Keywords whose value is a literal JSON value: a ``$ref`` in it is data, not a reference."""
 
-_NODE, _NAMES, _EXAMPLES, _EXAMPLE = 0, 1, 2, 3
+_NODE, _NAMES, _EXAMPLES, _EXAMPLE, _EXTENSION = 0, 1, 2, 3, 4
 
 
 def _is_literal(key: Any, kind: int) -> bool:
     """Whether the value under ``key`` of a keyword object (not a name map) is data."""
     if key in _DATA_KEYS:
         return True
-    if kind == _EXAMPLE and key == "value":
-        return True
-    return type(key) is str and key.startswith("x-")
+    return kind == _EXAMPLE and key == "value"
 
 
 def iter_ref_chains(node: Any) -> Iterator[tuple[PointerChain, str]]:
     """``iter_refs`` for callers that need the pointer only now and then (``chain_pointer``).
 
     Literal values are not searched: an ``example``, ``default``, ``enum`` or
-    ``const``, the ``value`` of an Example Object, a JSON Schema ``examples``
-    array and ``x-`` extensions may hold a ``{"$ref": ...}`` that is data (a
-    JSON Schema in an example payload), which must neither be bundled nor be
-    reported as dangling. Names in maps (a property called ``default``, the
-    ``default`` response) are still searched.
+    ``const``, the ``value`` of an Example Object and a JSON Schema ``examples``
+    array may hold a ``{"$ref": ...}`` that is data (a JSON Schema in an example
+    payload), which must neither be bundled nor be reported as dangling. Names in
+    maps (a property called ``default``, the ``default`` response) are still
+    searched. In ``x-`` extensions only local refs are references: Stripe's 310
+    ``x-expansionResources`` point at its schemas (and are checked like any
+    other), while Redocly's ``x-codeSamples`` point at code files, not JSON.
     """
     stack: list[tuple[Any, Any, int]] = [(node, None, _NODE)]
     while stack:
         cur, chain, kind = stack.pop()
         if isinstance(cur, dict):
             ref = cur.get("$ref")
-            if isinstance(ref, str) and kind != _NAMES and kind != _EXAMPLES:
+            if (
+                isinstance(ref, str)
+                and kind != _NAMES
+                and kind != _EXAMPLES
+                and (kind != _EXTENSION or ref.startswith("#"))
+            ):
                 yield chain, ref
             for key, value in cur.items():
                 if not isinstance(value, (dict, list)):
                     continue
-                if kind == _NAMES:
+                if kind == _EXTENSION:
+                    stack.append((value, (chain, key), _EXTENSION))
+                elif kind == _NAMES:
                     stack.append((value, (chain, key), _NODE))
                 elif kind == _EXAMPLES:
                     stack.append((value, (chain, key), _EXAMPLE))
+                elif type(key) is str and key.startswith("x-"):
+                    stack.append((value, (chain, key), _EXTENSION))
                 elif _is_literal(key, kind):
                     continue
                 elif key == "examples":
@@ -203,9 +212,10 @@ def iter_ref_chains(node: Any) -> Iterator[tuple[PointerChain, str]]:
                 else:
                     stack.append((value, (chain, key), _NODE))
         elif isinstance(cur, list):
+            inner = _EXTENSION if kind == _EXTENSION else _NODE
             for i, value in enumerate(cur):
                 if isinstance(value, (dict, list)):
-                    stack.append((value, (chain, i), _NODE))
+                    stack.append((value, (chain, i), inner))
 
 
 def chain_pointer(pointer: str, chain: PointerChain) -> str:

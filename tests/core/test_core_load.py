@@ -200,10 +200,43 @@ def test_missing_external_target_is_reported_with_line(tmp_path: Path) -> None:
     assert "specs/a.yaml:" in text and "nope.yaml: file not found" in text
 
 
+def test_local_refs_in_extensions_follow_a_renamed_component(make_project: MakeProject) -> None:
+    """Two services each with their own Pet: one is renamed, and the ref in its
+    x-expansionResources (Stripe's style) must be renamed with it."""
+
+    def service(kind: str) -> dict[str, Any]:
+        pet = {"type": "object", "properties": {"kind": {"const": kind}}}
+        expandable = {
+            "type": "string",
+            "x-expansionResources": {"oneOf": [{"$ref": "#/components/schemas/Pet"}]},
+        }
+        holder = {
+            "type": "object",
+            "properties": {"pet": expandable, "main": {"$ref": "#/components/schemas/Pet"}},
+        }
+        content = {"application/json": {"schema": {"$ref": "#/components/schemas/Holder"}}}
+        get = {
+            "operationId": f"get{kind}",
+            "responses": {"200": {"description": "ok", "content": content}},
+        }
+        schemas = {"Pet": pet, "Holder": holder}
+        return doc({f"/{kind}": {"get": get}}, components={"schemas": schemas})
+
+    unified = load_unified(make_project({"a": service("a"), "b": service("b")})).document
+    holders = [
+        s for s in unified["components"]["schemas"].values() if "main" in s.get("properties", {})
+    ]
+    assert len(holders) == 2
+    for holder in holders:
+        props = holder["properties"]
+        assert props["pet"]["x-expansionResources"]["oneOf"][0] == props["main"], holder
+    assert holders[0]["properties"]["main"] != holders[1]["properties"]["main"]
+
+
 def test_ref_shaped_data_is_not_followed(make_project: MakeProject) -> None:
-    # Examples, defaults and x- extensions are literal data: a "$ref" in them (a JSON
-    # Schema in an example payload, Redocly's x-codeSamples) is neither bundled nor
-    # reported as dangling. Real refs next to them, under names like "default", are.
+    # Examples and defaults are literal data: a "$ref" in them (a JSON Schema in an
+    # example payload) is neither bundled nor reported as dangling; nor is a file ref in
+    # an x- extension (Redocly's x-codeSamples). Real refs under names like "default" are.
     thing = {
         "type": "object",
         "properties": {
@@ -240,6 +273,15 @@ def test_ref_shaped_data_is_not_followed(make_project: MakeProject) -> None:
     op_out = unified["paths"]["/thing"]["get"]
     assert op_out["x-codeSamples"][0]["source"] == {"$ref": "../code/post.cs"}
     assert op_out["responses"]["default"] == {"$ref": "#/components/responses/Oops"}
+
+    # A local ref in an x- extension is a reference (Stripe's x-expansionResources):
+    # checked like any other.
+    bad_ext = {"x-expansionResources": {"oneOf": [{"$ref": "#/components/schemas/Gone"}]}}
+    root = make_project(
+        {"a": doc({"/thing": {"get": {**operation, **bad_ext}}}, components=components)}
+    )
+    with pytest.raises(LoadError, match=r"x-expansionResources/oneOf/0/\$ref.*points to nothing"):
+        load_unified(root)
 
     # A property that happens to be called "example" is a schema: its ref is checked.
     thing["properties"]["example"] = {"$ref": "#/components/schemas/Missing"}
