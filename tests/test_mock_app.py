@@ -816,29 +816,33 @@ def test_service_without_operations_answers_404() -> None:
     assert r.json()["error"]["code"] == "NOT_FOUND"
 
 
+def _get_by_int(op_id: str, param: str, responses: dict[str, Any]) -> dict[str, Any]:
+    """A courses GET with one integer path parameter (the real-document shapes below)."""
+    schema = {"type": "integer"}
+    return {
+        "get": {
+            "operationId": op_id,
+            "x-service": "courses",
+            "parameters": [{"name": param, "in": "path", "required": True, "schema": schema}],
+            "responses": responses,
+        }
+    }
+
+
 def test_operation_without_success_response_answers_a_declared_status() -> None:
     # httpbin's /redirect/{n} declares only 302, Twilio's FetchDay only 307: the mock
     # answered an undeclared 204, which the gateway then rejected as a contract violation.
     doc = make_document()
-    doc["paths"]["/api/v1/go/{n}"] = {
-        "get": {
-            "operationId": "goThere",
-            "x-service": "courses",
-            "parameters": [
-                {"name": "n", "in": "path", "required": True, "schema": {"type": "integer"}}
-            ],
-            "responses": {
-                "404": _not_found(),
-                "307": {
-                    "description": "Temporary Redirect",
-                    "headers": {
-                        "Location": {"required": True, "schema": {"type": "string"}},
-                    },
-                },
-                "302": {"description": "Found", "headers": {"Location": {"example": "/x"}}},
-            },
-        }
-    }
+    location = {"required": True, "schema": {"type": "string"}}
+    doc["paths"]["/api/v1/go/{n}"] = _get_by_int(
+        "goThere",
+        "n",
+        {
+            "404": _not_found(),
+            "307": {"description": "Temporary Redirect", "headers": {"Location": location}},
+            "302": {"description": "Found", "headers": {"Location": {"example": "/x"}}},
+        },
+    )
     r = Client(build_mock_app(make_spec(doc), "courses")).request("GET", "/api/v1/go/3")
     assert r.status_code == 302
     assert r.headers["location"] == "/x"
@@ -849,31 +853,13 @@ def test_media_range_response_is_answered_with_a_concrete_content_type() -> None
     # the mock sent Content-Type: */* (not a media type) and 1 KB of filler bytes.
     doc = make_document()
     comic = {"type": "object", "required": ["num"], "properties": {"num": {"type": "integer"}}}
-    doc["paths"]["/api/v1/comics/{id}/info.0.json"] = {
-        "get": {
-            "operationId": "getComic",
-            "x-service": "courses",
-            "parameters": [
-                {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
-            ],
-            "responses": {"200": {"description": "ok", "content": {"*/*": {"schema": comic}}}},
-        }
-    }
-    doc["paths"]["/api/v1/comics/{id}/image"] = {
-        "get": {
-            "operationId": "getComicImage",
-            "x-service": "courses",
-            "parameters": [
-                {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
-            ],
-            "responses": {
-                "200": {
-                    "description": "ok",
-                    "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
-                }
-            },
-        }
-    }
+    doc["paths"]["/api/v1/comics/{id}/info.0.json"] = _get_by_int(
+        "getComic", "id", {"200": {"description": "ok", "content": {"*/*": {"schema": comic}}}}
+    )
+    image = {"type": "string", "format": "binary"}
+    doc["paths"]["/api/v1/comics/{id}/image"] = _get_by_int(
+        "getComicImage", "id", {"200": {"description": "ok", "content": {"*/*": {"schema": image}}}}
+    )
     client = Client(build_mock_app(make_spec(doc), "courses"))
     r = client.request("GET", "/api/v1/comics/614/info.0.json")
     assert r.status_code == 200 and r.headers["content-type"] == "application/json"

@@ -232,30 +232,17 @@ def _message_nodes(doc: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
         callbacks = op.get("callbacks")
         for name, callback in callbacks.items() if isinstance(callbacks, dict) else ():
             cb_ptr = refs.join(ptr, "callbacks", name)
-            callback, cb_ptr = _follow(doc, callback, cb_ptr)
+            callback, cb_ptr = refs.follow(doc, callback, cb_ptr)
             if isinstance(callback, dict):
                 for expression, item in callback.items():
                     found.extend(_item_operations(doc, item, refs.join(cb_ptr, expression)))
     yield from found
 
 
-def _follow(doc: dict[str, Any], node: Any, ptr: str) -> tuple[Any, str]:
-    """A local ``$ref`` followed to its target (and the target's pointer)."""
-    for _ in range(32):
-        if not isinstance(node, dict) or not isinstance(node.get("$ref"), str):
-            break
-        ref = node["$ref"]
-        try:
-            node, ptr = refs.resolve(doc, ref), ref[1:]
-        except (KeyError, IndexError, ValueError):
-            return None, ptr
-    return node, ptr
-
-
 def _item_operations(
     doc: dict[str, Any], item: Any, ptr: str
 ) -> Iterator[tuple[str, dict[str, Any]]]:
-    item, ptr = _follow(doc, item, ptr)
+    item, ptr = refs.follow(doc, item, ptr)
     if isinstance(item, dict):
         for method in HTTP_METHODS:
             if isinstance(item.get(method), dict):

@@ -403,20 +403,9 @@ def _inline_path_item(
     of its target, with the pointer of that target: its operations are the service's
     operations like any other (routed, documented, generated), not a dangling alias.
     Siblings of the ``$ref`` (``summary``, ``description``) override the target's."""
-    target: Any = item
-    hops = 0
-    while isinstance(target, dict) and isinstance(target.get("$ref"), str) and hops < 32:
-        ref = target["$ref"]
-        if not ref.startswith("#"):
-            return item, pointer
-        try:
-            target = refs.resolve(doc, ref)
-        except (KeyError, IndexError, ValueError):
-            return item, pointer
-        pointer = ref[1:]
-        hops += 1
-    if target is item or not isinstance(target, dict):
-        return item, pointer
+    target, pointer = refs.follow(doc, item, pointer)
+    if target is item or not isinstance(target, dict) or "$ref" in target:
+        return item, pointer  # no ref, or one that dangles or leaves the document
     out = copy.deepcopy(target)
     out.update((k, v) for k, v in item.items() if k != "$ref")
     return out, pointer

@@ -71,17 +71,24 @@ def deref(document: Any, node: Any, *, max_hops: int = 32) -> Any:
 
     An external ref (left by a document that was not bundled) is returned as is.
     """
+    return follow(document, node, "", max_hops=max_hops)[0]
+
+
+def follow(document: Any, node: Any, pointer: str, *, max_hops: int = 32) -> tuple[Any, str]:
+    """``deref``, and the pointer of the last object reached (``pointer`` for ``node``
+    itself): where a finding about the target, or about a dangling hop, belongs."""
     hops = 0
     while isinstance(node, dict) and isinstance(node.get("$ref"), str) and hops < max_hops:
         ref = node["$ref"]
         if not ref.startswith("#"):
-            return node
+            return node, pointer
         try:
             node = resolve(document, ref)
         except (KeyError, IndexError, ValueError):
-            return None
+            return None, pointer
+        pointer = ref[1:]
         hops += 1
-    return node
+    return node, pointer
 
 
 def component_ref(kind: str, name: str) -> str:

@@ -19,20 +19,26 @@ class Loader(yaml.CSafeLoader):
     unique mapping keys."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: dict[str, int] = {}
-        for key_node, _value in node.value:
-            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag.endswith(":merge"):
-                continue
-            key = key_node.value
-            if key in seen:
-                raise ConstructorError(
-                    None,
-                    None,
-                    f"duplicate key {key!r} (first at line {seen[key] + 1}); YAML keeps only one",
-                    key_node.start_mark,
-                )
-            seen[key] = key_node.start_mark.line
+        pairs = node.value
+        if len({k.value for k, _v in pairs if isinstance(k, yaml.ScalarNode)}) < len(pairs):
+            _refuse_duplicates(pairs)  # the set is the fast check; this names the key
         return super().construct_mapping(node, deep)
+
+
+def _refuse_duplicates(pairs: list[tuple[yaml.Node, yaml.Node]]) -> None:
+    seen: dict[str, int] = {}
+    for key_node, _value in pairs:
+        if not isinstance(key_node, yaml.ScalarNode) or key_node.tag.endswith(":merge"):
+            continue
+        key = key_node.value
+        if key in seen:
+            raise ConstructorError(
+                None,
+                None,
+                f"duplicate key {key!r} (first at line {seen[key] + 1}); YAML keeps only one",
+                key_node.start_mark,
+            )
+        seen[key] = key_node.start_mark.line
 
 
 Loader.yaml_implicit_resolvers = {

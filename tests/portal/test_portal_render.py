@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
+
+from portal_support import page_text
 
 from unispec.build import load_unified
 from unispec.portal.render import RenderedPortal
@@ -13,15 +14,6 @@ from unispec.portal.site import render_for_project, write_docs
 
 def _render(project: Path) -> RenderedPortal:
     return render_for_project(load_unified(project), project)
-
-
-def _page(r: RenderedPortal, path: str) -> str:
-    text = r.files[path].decode()
-    blocks = r.blocks.get(path + ".json")
-    if blocks:  # what the built page shows: placeholders replaced by their blocks
-        items = json.loads(blocks)
-        text = re.sub(r"<!--unispec:block:(\d+)-->", lambda m: items[int(m.group(1))], text)
-    return text
 
 
 def test_pages_exist_and_nav_is_by_service(project: Path) -> None:
@@ -60,7 +52,7 @@ def test_render_is_deterministic(project: Path) -> None:
 
 def test_operation_page_content(project: Path) -> None:
     r = _render(project)
-    page = _page(r, "services/shop/createPet.md")
+    page = page_text(r, "services/shop/createPet.md")
     # findable by operationId, method and path
     assert "`createPet`" in page and "`/api/v1/pets`" in page and ">POST<" in page
     # roles, rate limit, auth
@@ -88,11 +80,11 @@ def test_operation_page_content(project: Path) -> None:
 
 def test_examples_from_spec_and_path_params(project: Path) -> None:
     r = _render(project)
-    page = _page(r, "services/shop/getPet.md")
+    page = page_text(r, "services/shop/getPet.md")
     assert "Rex" in page  # the spec's own example
     assert "deprecated" in page
     assert "/api/v1/pets/3fa85f64-5717-4562-b3fc-2c963f66afa6" in page  # path param filled
-    login = _page(r, "services/auth/login.md")
+    login = page_text(r, "services/auth/login.md")
     assert "none — public operation" in login
     assert "Authorization" not in login.split("## Code samples")[1]
 
@@ -100,7 +92,7 @@ def test_examples_from_spec_and_path_params(project: Path) -> None:
 def test_errors_page_has_anchor_per_code_and_links_back(project: Path) -> None:
     spec = load_unified(project)
     r = render_for_project(spec, project)
-    errors = _page(r, "errors.md")
+    errors = page_text(r, "errors.md")
     for e in spec.errors:
         assert f"### {e.code} {{ #{e.code} }}" in errors
     assert "&quot;code&quot;: &quot;PET_NOT_FOUND&quot;" in errors  # example body per code
@@ -109,18 +101,18 @@ def test_errors_page_has_anchor_per_code_and_links_back(project: Path) -> None:
 
 def test_auth_rate_limit_schemas_changelog(project: Path) -> None:
     r = _render(project)
-    auth = _page(r, "authentication.md")
+    auth = page_text(r, "authentication.md")
     assert "<svg" in auth and "POST /api/v1/auth/login" in auth and "/api/v1/auth/refresh" in auth
     assert "http://www.w3.org/2000/svg" in auth  # only the namespace, nothing is fetched
-    rl = _page(r, "rate-limits.md")
+    rl = page_text(r, "rate-limits.md")
     assert "| `enterprise` | 300 |" in rl
     assert "[createPet]" in rl and "[login]" in rl
     assert "Retry-After" in rl and "RATE_LIMIT_EXCEEDED" in rl
-    schemas = _page(r, "schemas/index.md")
+    schemas = page_text(r, "schemas/index.md")
     assert "{ #schema-Category }" in schemas and "Used by operations" in schemas
-    assert "No releases yet" in _page(r, "changelog.md")
+    assert "No releases yet" in page_text(r, "changelog.md")
     # no SDK tab without a generated client
-    assert "Python SDK" not in _page(r, "services/shop/listPets.md")
+    assert "Python SDK" not in page_text(r, "services/shop/listPets.md")
 
 
 def test_changelog_history_newest_first(project: Path) -> None:
@@ -152,7 +144,7 @@ def test_changelog_history_newest_first(project: Path) -> None:
     }
     (project / "changelog").mkdir()
     (project / "changelog" / "history.json").write_text(json.dumps(history))
-    page = _page(_render(project), "changelog.md")
+    page = page_text(_render(project), "changelog.md")
     assert page.index("## 2.0.0") < page.index("## 1.0.0")
     assert '!!! danger "Breaking changes"' in page and "gone" in page
     assert "*Added* — `GET /y`: new" in page

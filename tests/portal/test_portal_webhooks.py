@@ -4,14 +4,13 @@ platform sends to its clients' endpoints, documented like operations."""
 from __future__ import annotations
 
 import json
-import re
 import textwrap
 from pathlib import Path
 
 import pytest
+from portal_support import page_text
 
 from unispec.build import load_unified
-from unispec.portal.render import RenderedPortal
 from unispec.portal.site import build_site, render_for_project
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
@@ -104,15 +103,6 @@ def events(tmp_path: Path) -> Path:
     return root
 
 
-def _page(r: RenderedPortal, path: str) -> str:
-    text = r.files[path].decode()
-    blocks = r.blocks.get(path + ".json")
-    if blocks:
-        items = json.loads(blocks)
-        text = re.sub(r"<!--unispec:block:(\d+)-->", lambda m: items[int(m.group(1))], text)
-    return text
-
-
 def test_each_webhook_gets_a_page_with_payload_headers_and_responses(events: Path) -> None:
     r = render_for_project(load_unified(events), events)
     titles = [next(iter(item)) for item in r.nav]
@@ -123,10 +113,10 @@ def test_each_webhook_gets_a_page_with_payload_headers_and_responses(events: Pat
         {"An order was paid": "webhooks/orderPaid.md"},
         {"An order was refunded": "webhooks/orderRefunded.md"},  # via components/pathItems
     ]
-    index = _page(r, "webhooks/index.md")
+    index = page_text(r, "webhooks/index.md")
     assert "2 webhooks" in index
     assert 'href="orderPaid.html"' in index and 'href="orderRefunded.html"' in index
-    paid = _page(r, "webhooks/orderPaid.md")
+    paid = page_text(r, "webhooks/orderPaid.md")
     assert "webhook `orderPaid`" in paid and "operationId `orderPaidWebhook`" in paid
     assert "service [events](../services/events/index.md)" in paid
     assert "**after** the payment settled" in paid
@@ -134,16 +124,16 @@ def test_each_webhook_gets_a_page_with_payload_headers_and_responses(events: Pat
     assert "ord_paid_17" in paid  # the spec's own payload example
     assert "Amount in cents." in paid  # the payload schema
     assert "### 200" in paid and "### 410" in paid and "Gone; stop sending." in paid
-    refunded = _page(r, "webhooks/orderRefunded.md")
+    refunded = page_text(r, "webhooks/orderRefunded.md")
     assert "Amount in cents." in refunded and "orderId" in refunded  # synthesized payload
     assert "synthesized" in refunded
-    home = _page(r, "index.md")
+    home = page_text(r, "index.md")
     assert "**2 webhooks**" in home and "(webhooks/index.md)" in home
 
 
 def test_callbacks_are_shown_on_their_operation(events: Path) -> None:
     r = render_for_project(load_unified(events), events)
-    page = _page(r, "services/events/subscribe.md")
+    page = page_text(r, "services/events/subscribe.md")
     assert "## Callbacks { #callbacks }" in page
     assert "### orderShipped { #callback-orderShipped-post data-search-exclude }" in page
     assert "`{$request.body#/callbackUrl}`" in page
@@ -157,7 +147,7 @@ def test_no_webhooks_no_webhook_pages(project: Path) -> None:
     r = render_for_project(load_unified(project), project)
     assert not any(p.startswith("webhooks/") for p in r.files)
     assert "Webhooks" not in [next(iter(item)) for item in r.nav]
-    assert "webhook" not in _page(r, "index.md")
+    assert "webhook" not in page_text(r, "index.md")
 
 
 def test_webhook_pages_build_into_the_site_and_search(events: Path) -> None:
@@ -185,7 +175,7 @@ def test_adyen_webhook_only_document_renders_every_webhook(tmp_path: Path) -> No
     r = render_for_project(load_unified(root), root)
     pages = [p for p in r.files if p.startswith("webhooks/") and p != "webhooks/index.md"]
     assert len(pages) == expected == 26
-    created = _page(r, "webhooks/balancePlatform-accountHolder-created.md")
+    created = page_text(r, "webhooks/balancePlatform-accountHolder-created.md")
     assert "Account holder created" in created and "## Payload" in created
     assert "accountHolder" in created
 
@@ -214,4 +204,4 @@ def test_many_webhooks_are_linked_from_their_index_not_from_every_page(
     titles = [next(iter(item)) for item in r.nav]
     assert r.nav[titles.index("Webhooks")]["Webhooks"] == ["webhooks/index.md"]
     assert sum(p.startswith("webhooks/event") for p in r.files) == count
-    assert f"{count} webhooks" in _page(r, "webhooks/index.md")
+    assert f"{count} webhooks" in page_text(r, "webhooks/index.md")

@@ -119,14 +119,15 @@ class Cycle:
         scope: Scope,
         keep_alive: bool,
         expect_100: bool,
-        declared: int | None = None,
+        declared: bytes | None = b"0",
     ) -> None:
         self.conn = conn
         self.scope = scope
         self.keep_alive = keep_alive
         self.expect_100 = expect_100
         self.declared = declared
-        """The request's Content-Length (None when chunked)."""
+        """The request's Content-Length as sent (None when chunked), read only when the
+        answer comes early: parsing it on every request would be wasted."""
         self.body: list[bytes] = []
         self.buffered = 0
         self.received = 0
@@ -268,7 +269,8 @@ class Cycle:
         request: the two cannot be told apart, so the connection closes (Go's
         net/http does the same; RFC 9110 10.1.1 asks the server to say which).
         """
-        declared = self.declared
+        raw = self.declared
+        declared = int(raw) if raw is not None and raw.isdigit() else None
         if self.expect_100 or declared is None or declared - self.received > MAX_DISCARD:
             self.keep_alive = False
 
@@ -470,10 +472,7 @@ class H1Protocol(asyncio.Protocol):
             "headers": self.headers,
         }
         keep_alive = parser.should_keep_alive() and not self.closing
-        length = self.body_length
-        declared: int | None = None  # chunked: unknown
-        if not self.chunked_body:
-            declared = 0 if length is None else int(length) if length.isdigit() else None
+        declared = None if self.chunked_body else self.body_length or b"0"
         cycle = Cycle(self, scope, keep_alive, self.expect_100, declared)
         self.parsing = cycle
         if self.current is not None:

@@ -100,18 +100,7 @@ class Document:
 
     def resolve(self, obj: Mapping[str, Any]) -> Mapping[str, Any]:
         """Follow local ``$ref``s (with a hop limit: cycles of pure refs are invalid)."""
-        seen = 0
-        while isinstance(obj, Mapping) and isinstance(obj.get("$ref"), str) and seen < 32:
-            ref = obj["$ref"]
-            if not ref.startswith("#"):
-                raise GatewayConfigError(f"unsupported external $ref {ref!r} in the unified spec")
-            try:
-                target = self.at(ref)
-            except (KeyError, ValueError, IndexError) as exc:
-                raise GatewayConfigError(f"unresolvable $ref {ref!r} in the unified spec") from exc
-            obj = target
-            seen += 1
-        return obj
+        return self.resolve_with_pointer(obj, "")[0]
 
     def resolve_with_pointer(
         self, obj: Mapping[str, Any], pointer: str

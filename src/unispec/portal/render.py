@@ -15,7 +15,7 @@ import json
 import posixpath
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -711,12 +711,12 @@ def _status_table(responses: list[dict[str, Any]]) -> str:
     )
 
 
-def webhook_context(portal: Portal, hook: Hook) -> dict[str, Any]:
+def webhook_context(portal: Portal, hook: Hook, services: Set[str]) -> dict[str, Any]:
+    """``services``: those with operations, hence a page to link to."""
     page = hook.page
     node = hook.node
     bodies, body, _, _ = request_body(portal, page, node)
     responses, error_responses = response_sections(portal, page, node)
-    services = {name for name, _ in portal.services()}
     return {
         "page": page,
         "hook": hook,
@@ -768,15 +768,15 @@ def render_webhooks(portal: Portal) -> dict[str, bytes]:
             count=len(portal.hooks),
         )
     }
+    services = {op.service for op in portal.ops}
     for hook in portal.hooks:
-        files[hook.page] = portal.render("webhook.md.j2", **webhook_context(portal, hook))
+        context = webhook_context(portal, hook, services)
+        files[hook.page] = portal.render("webhook.md.j2", **context)
     return files
 
 
 def _hook_title(hook: Hook) -> str:
-    summary = hook.node.get("summary")
-    text = str(summary) if isinstance(summary, str) and summary.strip() else hook.name
-    return text.replace("\n", " ")[:80]
+    return _short_title(hook.node.get("summary"), hook.name)
 
 
 def table_html(headers: Sequence[str], rows: Iterable[Sequence[str]], css: str = "") -> str:
@@ -1032,8 +1032,12 @@ def render_portal(
 
 
 def _nav_title(portal: Portal, op: Operation) -> str:
-    summary = portal.operation(op).get("summary")
-    text = str(summary) if isinstance(summary, str) and summary.strip() else op.operation_id
+    return _short_title(portal.operation(op).get("summary"), op.operation_id)
+
+
+def _short_title(summary: Any, fallback: str) -> str:
+    """A navigation entry: the summary on one line, or the name when there is none."""
+    text = str(summary) if isinstance(summary, str) and summary.strip() else fallback
     return text.replace("\n", " ")[:80]
 
 
